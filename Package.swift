@@ -1,0 +1,61 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "hopper",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hopper", targets: ["hopper"]),
+        .executable(name: "hopper-bench", targets: ["hopper-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // Debian's libyaml-dev and libinotifytools0-dev, through system library targets.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
+
+        // The core: manifest model, spool layout, status. Knows nothing of inotify, processes or SQLite.
+        .target(name: "HopperCore", dependencies: ["CYAML"], swiftSettings: strict),
+        // Watching inboxes: inotify on one dedicated thread, or polling where inotify is blind.
+        .target(name: "HopperWatch", dependencies: [
+            "HopperCore", "CInotifyTools", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // The daemon's private index (SQLite through GRDB) in state/.
+        .target(name: "HopperStore", dependencies: [
+            "HopperCore", .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
+        // The daemon's services: intake (where a manifest becomes a job), heartbeat, wiring.
+        .target(name: "HopperDaemon", dependencies: [
+            "HopperCore", "HopperWatch", "HopperStore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        // The one executable: `hopper submit|validate|status|ls|daemon`.
+        .executableTarget(name: "hopper", dependencies: [
+            "HopperCore", "HopperStore", "HopperDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // Benchmarks (not tests): `swift run -c release hopper-bench intake`.
+        .executableTarget(name: "hopper-bench", dependencies: [
+            "HopperCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+
+        .testTarget(name: "HopperCoreTests", dependencies: ["HopperCore"],
+                    resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "HopperWatchTests", dependencies: ["HopperWatch", "HopperCore"], swiftSettings: strict),
+        .testTarget(name: "HopperIntegrationTests", dependencies: [
+            "HopperCore", "HopperStore", "hopper",
+        ], swiftSettings: strict),
+    ]
+)

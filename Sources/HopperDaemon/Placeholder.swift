@@ -1,0 +1,2 @@
+// HopperDaemon
+import HopperCore

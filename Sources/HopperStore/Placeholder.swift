@@ -1,0 +1,2 @@
+// HopperStore
+import HopperCore

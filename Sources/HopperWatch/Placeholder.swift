@@ -1,0 +1,2 @@
+// HopperWatch
+import HopperCore

@@ -1,0 +1,2 @@
+import Testing
+@Test func watchPlaceholder() { #expect(Bool(true)) }
