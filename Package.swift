@@ -22,9 +22,11 @@ let package = Package(
         // Debian's libyaml-dev and libinotifytools0-dev, through system library targets.
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
+        // Shims for Linux calls Swift's Glibc module hides (renameat2, syncfs).
+        .target(name: "CHopperSys"),
 
         // The core: manifest model, spool layout, status. Knows nothing of inotify, processes or SQLite.
-        .target(name: "HopperCore", dependencies: ["CYAML"], swiftSettings: strict),
+        .target(name: "HopperCore", dependencies: ["CYAML", "CHopperSys"], swiftSettings: strict),
         // Watching inboxes: inotify on one dedicated thread, or polling where inotify is blind.
         .target(name: "HopperWatch", dependencies: [
             "HopperCore", "CInotifyTools", .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,59 @@
+// SystemStatus — `system/status.json`, the daemon's heartbeat (SPEC §6).
+//
+// The CLI reads it to tell "no daemon is running" from "the daemon is busy": a heartbeat older
+// than three intervals means the daemon is gone (it works from any host that mounts the spool).
+
+public struct SystemStatus: Codable, Sendable, Equatable {
+    public struct Inbox: Codable, Sendable, Equatable {
+        public var path: String
+        public var queue: String?
+        /// `inotify` or `poll`
+        public var mode: String
+        public init(path: String, queue: String?, mode: String) { self.path = path; self.queue = queue; self.mode = mode }
+    }
+
+    public struct Intake: Codable, Sendable, Equatable {
+        public var paused: Bool
+        public var reason: String?
+        public var accepted: Int
+        public var rejected: Int
+        public init(paused: Bool = false, reason: String? = nil, accepted: Int = 0, rejected: Int = 0) {
+            self.paused = paused; self.reason = reason; self.accepted = accepted; self.rejected = rejected
+        }
+    }
+
+    public var version: String
+    public var pid: Int32
+    public var host: String
+    public var startedAt: String
+    public var heartbeatAt: String
+    public var intervalSeconds: Double
+    public var state: String
+    public var spool: String
+    public var stateDirectory: String
+    public var inboxes: [Inbox]
+    public var intake: Intake
+    /// Jobs by state, from the store.
+    public var jobs: [String: Int]
+
+    public init(version: String = HopperVersion.current, pid: Int32, host: String, startedAt: String, heartbeatAt: String,
+                intervalSeconds: Double, state: String, spool: String, stateDirectory: String,
+                inboxes: [Inbox], intake: Intake, jobs: [String: Int]) {
+        self.version = version; self.pid = pid; self.host = host; self.startedAt = startedAt
+        self.heartbeatAt = heartbeatAt; self.intervalSeconds = intervalSeconds; self.state = state
+        self.spool = spool; self.stateDirectory = stateDirectory; self.inboxes = inboxes
+        self.intake = intake; self.jobs = jobs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, pid, host, startedAt = "started_at", heartbeatAt = "heartbeat_at"
+        case intervalSeconds = "interval_seconds", state, spool, stateDirectory = "state_directory"
+        case inboxes, intake, jobs
+    }
+
+    /// Whether this heartbeat says a daemon is alive at `now`: state `running` and fresh.
+    public func isAlive(now: Double = Timestamp.now()) -> Bool {
+        guard state == "running", let beat = Timestamp.parse(heartbeatAt) else { return false }
+        return now - beat < max(3 * intervalSeconds, 10)
+    }
+}

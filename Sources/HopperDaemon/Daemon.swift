@@ -1,0 +1,114 @@
+// Daemon — `hopper daemon`: wires the spool, the store, the watcher and the services.
+//
+// Start-up, in order: create the spool tree; refuse a state directory on a network or FUSE
+// filesystem; take the single-daemon lock (`state/daemon.lock`, flock); open the store; run
+// Recovery; start the watcher (its first act is a full scan of the inboxes) and the services.
+// SIGTERM or SIGINT stops intake and exits (a batch in progress finishes first).
+//
+// DIAGNOSTICS: one logfmt line per event on stderr; `system/status.json` heartbeat.
+import HopperCore
+import HopperStore
+import HopperWatch
+import Logging
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct DaemonError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+public struct DaemonOptions: Sendable {
+    public var layout: SpoolLayout
+    public var config: HopperConfig
+    public var workflowDirectory: String?
+    public var heartbeatInterval: Duration = .seconds(2)
+
+    public init(layout: SpoolLayout, config: HopperConfig, workflowDirectory: String?) {
+        self.layout = layout
+        self.config = config
+        self.workflowDirectory = workflowDirectory
+    }
+}
+
+public enum Daemon {
+    public static func run(_ options: DaemonOptions, logger: Logger) async throws {
+        let layout = options.layout
+        let config = options.config
+        do { try layout.create() } catch {
+            throw DaemonError("cannot create the spool at \(layout.root): \(error)")
+        }
+        let stateFS = try FileSystemKind.of(path: layout.state)
+        if stateFS.isNetwork {
+            throw DaemonError("the state directory \(layout.state) is on \(stateFS.name); its SQLite database needs local disk: set `state:` in the config to a local path")
+        }
+        let lock = try acquireLock(layout)
+        defer { close(lock) }
+
+        let store: JobStore
+        do { store = try JobStore(path: layout.database) } catch {
+            throw DaemonError("cannot open the store \(layout.database): \(error)")
+        }
+        let report = try Recovery.run(layout: layout, store: store, logger: logger)
+        logger.info("daemon.recovered", metadata: [
+            "rolled_forward": "\(report.rolledForward)", "discarded": "\(report.discarded)",
+            "indexed": "\(report.indexed)", "unindexed": "\(report.unindexed)", "status_rewritten": "\(report.rewrittenStatus)",
+        ])
+
+        let catalog = options.workflowDirectory.map { WorkflowCatalog(directory: $0) }
+        var settings = IntakeSettings()
+        settings.maxManifestSize = Int(config.maxManifestSize.bytes)
+        settings.defaultExecutor = config.executor.rawValue
+        for (name, q) in config.queues { if let e = q.executor { settings.queueExecutors[name] = e.rawValue } }
+        let intake = Intake(layout: layout, store: store, catalog: catalog, settings: settings, logger: logger)
+
+        var watch = WatchSettings()
+        watch.mode = WatchSettings.Mode(rawValue: config.watch.rawValue) ?? .auto
+        watch.pollInterval = .milliseconds(Int64(config.pollInterval.seconds * 1000))
+        watch.settle = .milliseconds(Int64(config.settle.seconds * 1000))
+        watch.rescanInterval = .milliseconds(Int64(config.rescanInterval.seconds * 1000))
+        let watcher = InboxWatcher(inbox: layout.inbox, settings: watch, logger: logger)
+
+        let stats = IntakeStats()
+        let intakeService = IntakeService(watcher: watcher, intake: intake, stats: stats, logger: logger)
+        let heartbeat = HeartbeatService(layout: layout, store: store, watcher: watcher, stats: stats,
+                                         interval: options.heartbeatInterval, logger: logger)
+        logger.info("daemon.started", metadata: [
+            "spool": "\(layout.root)", "state": "\(layout.state)", "pid": "\(getpid())",
+            "workflows": "\(options.workflowDirectory ?? "-")", "version": "\(HopperVersion.current)",
+        ])
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: intakeService),
+                .init(service: heartbeat, successTerminationBehavior: .ignore),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        logger.info("daemon.stopped")
+    }
+
+    /// flock(2) on `state/daemon.lock`: one daemon per spool. Returns the descriptor to keep open.
+    static func acquireLock(_ layout: SpoolLayout) throws -> Int32 {
+        let fd = open(layout.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DaemonError("cannot open \(layout.lockFile): \(SystemError("open", path: layout.lockFile).message)") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let other = (try? FileOps.readUpTo(fd, limit: 32, path: layout.lockFile)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+            close(fd)
+            throw DaemonError("another hopper daemon (pid \(other.trimmingCharacters())) is already running on \(layout.root)")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        String(self.drop(while: { $0.isWhitespace }).reversed().drop(while: { $0.isWhitespace }).reversed())
+    }
+}

@@ -1,0 +1,369 @@
+// Intake — where a dropped file becomes a job (accepted) or is set aside with a reason (rejected).
+//
+// Postfix's pickup + cleanup in one: for each candidate the watcher reports, examine the file
+// without ever blocking or following it, parse and validate it, and move it — by rename(2) — to
+// exactly one place.
+//
+// EXACTLY ONCE. An accepted file's commit point is one rename(2):
+//   1. `outbox/.staging/<id>/` is prepared with `status.json` (pending) and `events.jsonl`;
+//   2. the staged files and the manifest are made durable (fsync each, or one syncfs for a batch);
+//   3. COMMIT: rename `inbox/…/<file>` → `outbox/.staging/<id>/manifest.yaml`;
+//   4. rename `outbox/.staging/<id>` → `outbox/<id>`, fsync the directories;
+//   5. the job is indexed in the store.
+// A crash before 3 leaves the file in the inbox (the staging folder, without manifest.yaml, is
+// removed at start-up); a crash after 3 leaves manifest.yaml in staging or the outbox, and
+// start-up recovery rolls it forward and indexes it (`Recovery`). The file itself moved, so it
+// can never be seen in the inbox again: it cannot be accepted twice.
+// A rejected file's commit point is its rename into `rejected/` (RENAME_NOREPLACE), after its
+// `.error.json` was written; a crash before leaves it in the inbox to be examined again.
+//
+// SECURITY: candidates are lstat'ed first; anything but a regular file (symlink, FIFO, socket,
+// device, directory) is renamed aside unopened. Regular files are opened with
+// O_NONBLOCK|O_NOFOLLOW|O_NOCTTY and fstat'ed; the inode must be the one lstat saw. Files
+// with more than one hard link, over the size limit, or unreadable are rejected.
+//
+// DIAGNOSTICS: `job.accepted` / `job.rejected` log lines; `rejected/<file>.error.json`.
+import HopperCore
+import HopperStore
+import HopperWatch
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct IntakeSettings: Sendable {
+    public var maxManifestSize: Int = 1 << 20
+    /// Batches of at least this many accepted files are made durable with one syncfs(2)
+    /// instead of an fsync(2) per file.
+    public var syncfsThreshold: Int = 8
+    public var defaultExecutor: String = "local"
+    public var queueExecutors: [String: String] = [:]
+    public init() {}
+}
+
+public struct IntakeCounts: Sendable, Equatable {
+    public var accepted = 0
+    public var rejected = 0
+    public var vanished = 0
+    public var deferred = 0
+}
+
+public final class Intake {
+    let layout: SpoolLayout
+    let store: JobStore
+    let catalog: WorkflowCatalog?
+    let settings: IntakeSettings
+    let logger: Logger
+    public private(set) var totals = IntakeCounts()
+
+    public init(layout: SpoolLayout, store: JobStore, catalog: WorkflowCatalog?, settings: IntakeSettings, logger: Logger) {
+        self.layout = layout
+        self.store = store
+        self.catalog = catalog
+        self.settings = settings
+        self.logger = logger
+    }
+
+    struct Accepted {
+        let candidate: DropCandidate
+        let id: String
+        let status: JobStatus
+        let uid: uid_t
+        let fd: Int32
+        var staging: String = ""
+    }
+
+    struct Rejected {
+        let candidate: DropCandidate
+        let reason: String
+        let diagnostics: [Diagnostic]
+    }
+
+    enum Outcome {
+        case vanished
+        case accept(Accepted)
+        case reject(Rejected)
+    }
+
+    /// Handles one batch of candidates: every file that still exists ends in exactly one place.
+    @discardableResult
+    public func process(_ batch: [DropCandidate]) -> IntakeCounts {
+        var counts = IntakeCounts()
+        var seenPaths = Set<String>()
+        var batchIDs = Set<String>()
+        var accepted: [Accepted] = []
+        var rejected: [Rejected] = []
+
+        for candidate in batch where seenPaths.insert(candidate.path).inserted {
+            switch examine(candidate) {
+            case .vanished:
+                counts.vanished += 1
+            case .reject(let r):
+                rejected.append(r)
+            case .accept(var a):
+                if batchIDs.contains(a.id) {
+                    Glibc.close(a.fd)
+                    rejected.append(duplicate(candidate, id: a.id))
+                    continue
+                }
+                batchIDs.insert(a.id)
+                a.staging = layout.staging + "/" + a.id
+                accepted.append(a)
+            }
+        }
+        // Ids the store or the outbox already has are duplicates: checked once for the batch.
+        if !accepted.isEmpty {
+            let known = (try? store.existing(accepted.map(\.id))) ?? []
+            accepted.removeAll { a in
+                if known.contains(a.id) || FileOps.exists(layout.job(a.id)) {
+                    Glibc.close(a.fd)
+                    rejected.append(duplicate(a.candidate, id: a.id))
+                    return true
+                }
+                return false
+            }
+        }
+        counts.accepted = commit(&accepted)
+        counts.deferred = accepted.count - counts.accepted
+        counts.rejected = reject(rejected)
+        totals.accepted += counts.accepted
+        totals.rejected += counts.rejected
+        return counts
+    }
+
+    // MARK: - Examining one file
+
+    func examine(_ c: DropCandidate) -> Outcome {
+        let st: stat
+        do {
+            guard let s = try FileOps.lstat(c.path) else { return .vanished }
+            st = s
+        } catch {
+            return .reject(Rejected(candidate: c, reason: "unreadable", diagnostics: [Diagnostic(message: "cannot examine the file: \(error)")]))
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFLNK:
+            return reject(c, "symlink", "the file is a symbolic link; links are never followed: copy the manifest itself into the inbox")
+        case S_IFIFO:
+            return reject(c, "not a regular file", "the file is a FIFO (named pipe), not a manifest; it was not opened")
+        case S_IFSOCK:
+            return reject(c, "not a regular file", "the file is a socket, not a manifest")
+        case S_IFCHR, S_IFBLK:
+            return reject(c, "not a regular file", "the file is a device node, not a manifest; it was not opened")
+        case S_IFDIR:
+            return reject(c, "not a regular file", "this is a directory named like a manifest; queues are folders whose names do not end in .yaml or .yml")
+        default:
+            return reject(c, "not a regular file", "the file is not a regular file")
+        }
+        if st.st_nlink > 1 {
+            return reject(c, "hard link", "the file has \(st.st_nlink) hard links; copy the manifest into the inbox instead of linking it")
+        }
+        if Int(st.st_size) > settings.maxManifestSize {
+            return reject(c, "too large", "the file is \(st.st_size) bytes; manifests are limited to \(settings.maxManifestSize) bytes (max_manifest_size)")
+        }
+        let fd = Glibc.open(c.path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC)
+        if fd < 0 {
+            let err = errno
+            switch err {
+            case ENOENT: return .vanished
+            case ELOOP: return reject(c, "symlink", "the file is a symbolic link; links are never followed: copy the manifest itself into the inbox")
+            case EACCES, EPERM:
+                return reject(c, "unreadable", "the hopper daemon (user \(Accounts.currentUser)) cannot read the file: make it readable, e.g. chmod a+r, or drop it with `hopper submit`")
+            default:
+                return reject(c, "unreadable", "cannot open the file: \(SystemError("open", path: c.name, errno: err).message)")
+            }
+        }
+        var fst = stat()
+        guard fstat(fd, &fst) == 0, (fst.st_mode & S_IFMT) == S_IFREG, fst.st_ino == st.st_ino, fst.st_dev == st.st_dev else {
+            Glibc.close(fd)
+            return reject(c, "changed while read", "the file was replaced while it was being examined; drop it again (write a temporary name, then rename)")
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileOps.readUpTo(fd, limit: settings.maxManifestSize + 1, path: c.name)
+        } catch {
+            Glibc.close(fd)
+            return reject(c, "unreadable", "cannot read the file: \(error.message)")
+        }
+        if bytes.count > settings.maxManifestSize {
+            Glibc.close(fd)
+            return reject(c, "too large", "the file is over \(settings.maxManifestSize) bytes (max_manifest_size)")
+        }
+        let stem = DropNames.stem(of: c.name)
+        let parsed = ManifestParser.parse(bytes, fileName: c.name, catalog: catalog)
+        switch parsed {
+        case .failure(let err):
+            Glibc.close(fd)
+            var diags = err.diagnostics
+            if let problem = Names.jobIDProblem(stem) { diags.insert(Diagnostic(message: problem), at: 0) }
+            return .reject(Rejected(candidate: c, reason: err.reason, diagnostics: diags))
+        case .success(.control(let request)):
+            Glibc.close(fd)
+            return reject(c, "control request not supported",
+                          "control requests (action: \(request.action.rawValue)) are not handled by hopper \(HopperVersion.current) yet")
+        case .success(.job(let manifest)):
+            if let problem = Names.jobIDProblem(stem) {
+                Glibc.close(fd)
+                return reject(c, "invalid job id", "\(problem); the job id is the file name without .yaml")
+            }
+            let queue = c.queue ?? "default"
+            let executor = manifest.executor?.rawValue ?? settings.queueExecutors[queue] ?? settings.defaultExecutor
+            let now = Timestamp.rfc3339()
+            let status = JobStatus(
+                id: stem, state: .pending, workflow: manifest.workflowName, owner: Accounts.userName(st.st_uid),
+                queue: queue, priority: manifest.priority, description: manifest.description, submittedAt: now,
+                steps: manifest.resolvedSteps.map { StepStatus(name: $0.name) },
+                executor: ExecutorInfo(kind: executor))
+            return .accept(Accepted(candidate: c, id: stem, status: status, uid: st.st_uid, fd: fd))
+        }
+    }
+
+    func reject(_ c: DropCandidate, _ reason: String, _ message: String) -> Outcome {
+        .reject(Rejected(candidate: c, reason: reason, diagnostics: [Diagnostic(message: message)]))
+    }
+
+    func duplicate(_ c: DropCandidate, id: String) -> Rejected {
+        Rejected(candidate: c, reason: "duplicate job id", diagnostics: [Diagnostic(
+            message: "job \(id) already exists (outbox/\(id)); a manifest is never run twice: drop it under a new name, or use `hopper submit --id NEW`")])
+    }
+
+    // MARK: - Accepting
+
+    /// Stages, makes durable, commits by rename, indexes. Returns how many were committed.
+    func commit(_ jobs: inout [Accepted]) -> Int {
+        guard !jobs.isEmpty else { return 0 }
+        let bulk = jobs.count >= settings.syncfsThreshold
+        var ready: [Accepted] = []
+        for job in jobs {
+            do {
+                try FileOps.removeTree(job.staging)
+                try FileOps.makeDirectory(job.staging, mode: 0o755)
+                let accepted = JobEvent(time: job.status.submittedAt, event: "accepted", state: .pending,
+                                        message: "accepted from \(relative(job.candidate.path)) (owner \(job.status.owner))")
+                try write(job.staging + "/status.json", try JSON.pretty(job.status), durable: !bulk)
+                try write(job.staging + "/events.jsonl", try JSON.line(accepted), durable: !bulk)
+                if !bulk { try FileOps.fsync(job.fd, path: job.candidate.name) }
+                ready.append(job)
+            } catch {
+                logger.error("job.stage_failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+                Glibc.close(job.fd)
+                try? FileOps.removeTree(job.staging)
+            }
+        }
+        if bulk {
+            do { try FileOps.syncFileSystem(of: layout.outbox) } catch {
+                logger.error("intake.syncfs_failed", metadata: ["error": "\(error)"])
+                for job in ready { Glibc.close(job.fd); try? FileOps.removeTree(job.staging) }
+                return 0
+            }
+        }
+        var committed: [Accepted] = []
+        var folders = Set<String>()
+        for job in ready {
+            defer { Glibc.close(job.fd) }
+            do {
+                try FileOps.rename(job.candidate.path, job.staging + "/manifest.yaml")   // COMMIT
+            } catch {
+                if error.errno != ENOENT {
+                    logger.error("job.commit_failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+                }
+                try? FileOps.removeTree(job.staging)
+                continue
+            }
+            folders.insert(job.candidate.folder)
+            do {
+                try FileOps.rename(job.staging, layout.job(job.id))
+            } catch {
+                // Committed all the same: recovery finishes the move at the next start.
+                logger.error("job.publish_failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+            }
+            committed.append(job)
+        }
+        folders.insert(layout.staging)
+        folders.insert(layout.outbox)
+        for folder in folders.sorted() {
+            do { try FileOps.fsyncDirectory(folder) } catch {
+                logger.error("intake.fsync_failed", metadata: ["path": "\(folder)", "error": "\(error)"])
+            }
+        }
+        do {
+            try store.insert(committed.map { JobRecord(status: $0.status, uid: Int64($0.uid)) })
+        } catch {
+            // The outbox holds the jobs; the store is reconciled with it at the next start.
+            logger.error("store.insert_failed", metadata: ["error": "\(error)"])
+        }
+        for job in committed {
+            logger.info("job.accepted", metadata: [
+                "job.id": "\(job.id)", "job.queue": "\(job.status.queue)", "job.owner": "\(job.status.owner)",
+                "job.workflow": "\(job.status.workflow ?? "-")",
+            ])
+        }
+        return committed.count
+    }
+
+    func write(_ path: String, _ bytes: [UInt8], durable: Bool) throws {
+        if durable {
+            let fd = try FileOps.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            defer { Glibc.close(fd) }
+            try FileOps.writeAll(fd, bytes, path: path)
+            try FileOps.fsync(fd, path: path)
+        } else {
+            try FileOps.writeNew(path, bytes)
+        }
+    }
+
+    // MARK: - Rejecting
+
+    /// Writes each `.error.json`, then renames the file beside it. Returns how many moved.
+    func reject(_ files: [Rejected]) -> Int {
+        guard !files.isEmpty else { return 0 }
+        var moved = 0
+        var folders: Set<String> = [layout.rejected]
+        for r in files {
+            if let name = moveAside(r) {
+                moved += 1
+                folders.insert(r.candidate.folder)
+                logger.notice("job.rejected", metadata: [
+                    "file": "\(relative(r.candidate.path))", "rejected.as": "\(name)", "reason": "\(r.reason)",
+                    "error": "\(r.diagnostics.first.map { $0.formatted(file: r.candidate.name) } ?? "")",
+                ])
+            }
+        }
+        for folder in folders.sorted() {
+            try? FileOps.fsyncDirectory(folder)
+        }
+        return moved
+    }
+
+    /// `rejected/<file>`, or `<file>.2`, `<file>.3`, … when that name is taken. Nil if the file vanished.
+    func moveAside(_ r: Rejected) -> String? {
+        let base = r.candidate.name
+        for n in 1...10_000 {
+            let name = n == 1 ? base : "\(base).\(n)"
+            let target = layout.rejected + "/" + name
+            if FileOps.exists(target) { continue }
+            let record = Rejection(file: base, reason: r.reason, diagnostics: r.diagnostics,
+                                   source: relative(r.candidate.path), rejectedAs: name)
+            do {
+                try FileOps.writeAtomically(target + ".error.json", try JSON.pretty(record), durable: false)
+                try FileOps.renameNoReplace(r.candidate.path, target)
+                return name
+            } catch let e as SystemError where e.errno == EEXIST {
+                continue
+            } catch let e as SystemError where e.errno == ENOENT {
+                unlink(target + ".error.json")
+                return nil
+            } catch {
+                logger.error("job.reject_failed", metadata: ["file": "\(r.candidate.path)", "error": "\(error)"])
+                unlink(target + ".error.json")
+                return nil
+            }
+        }
+        return nil
+    }
+
+    func relative(_ path: String) -> String {
+        path.hasPrefix(layout.root + "/") ? String(path.dropFirst(layout.root.count + 1)) : path
+    }
+}

@@ -1,0 +1,60 @@
+// IntakeService — feeds the watcher's candidates to the Intake, one batch at a time, on a
+// dedicated thread (the intake blocks in fsync; it must not hold a cooperative-pool thread).
+import Dispatch
+import HopperCore
+import HopperWatch
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Counters the heartbeat reads while the intake runs.
+public final class IntakeStats: Sendable {
+    private let counts = Mutex(IntakeCounts())
+    public init() {}
+    public func add(_ c: IntakeCounts) {
+        counts.withLock { $0.accepted += c.accepted; $0.rejected += c.rejected; $0.vanished += c.vanished; $0.deferred += c.deferred }
+    }
+    public var snapshot: IntakeCounts { counts.withLock { $0 } }
+}
+
+/// The Intake is not thread-safe; this box confines it to one serial queue.
+final class IntakeWorker: @unchecked Sendable {
+    private let intake: Intake
+    private let queue = DispatchQueue(label: "hopper.intake")
+    init(_ intake: Intake) { self.intake = intake }
+
+    func process(_ batch: [DropCandidate]) async -> IntakeCounts {
+        await withCheckedContinuation { cont in
+            queue.async { cont.resume(returning: self.intake.process(batch)) }
+        }
+    }
+}
+
+public final class IntakeService: Service {
+    let watcher: InboxWatcher
+    let worker: IntakeWorker
+    let stats: IntakeStats
+    let logger: Logger
+
+    public init(watcher: InboxWatcher, intake: Intake, stats: IntakeStats, logger: Logger) {
+        self.watcher = watcher
+        self.worker = IntakeWorker(intake)
+        self.stats = stats
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let stream = watcher.candidates
+        watcher.start()
+        await withGracefulShutdownHandler {
+            for await batch in stream {
+                let counts = await worker.process(batch)
+                stats.add(counts)
+                if counts.deferred > 0 { watcher.rescanNow() }
+            }
+        } onGracefulShutdown: { [watcher] in
+            watcher.stop()
+        }
+        logger.info("intake.stopped")
+    }
+}

@@ -1,0 +1,90 @@
+// Recovery — start-up: finish what a crash interrupted, and make the store agree with the spool.
+//
+// Runs before the watcher starts, so nothing else touches the spool meanwhile.
+//   1. `outbox/.staging/<id>/` with a `manifest.yaml` was committed (see Intake): roll it
+//      forward into `outbox/<id>/`. Without one it never was: remove it (the file is still in
+//      the inbox and will be examined again).
+//   2. Every `outbox/<id>/` must have a readable `status.json`; one that a power cut left empty
+//      or torn is written anew (state pending) from its manifest.
+//   3. The store is reconciled with the outbox: ids in the outbox but not in the store are
+//      indexed from their status.json; ids in the store without an outbox folder are dropped.
+//   4. Temporary files of interrupted atomic writes (`.<name>.tmp`) in `rejected/` are removed.
+import HopperCore
+import HopperStore
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct RecoveryReport: Sendable, Equatable {
+    public var rolledForward = 0
+    public var discarded = 0
+    public var rewrittenStatus = 0
+    public var indexed = 0
+    public var unindexed = 0
+}
+
+public enum Recovery {
+    public static func run(layout: SpoolLayout, store: JobStore, logger: Logger) throws -> RecoveryReport {
+        var report = RecoveryReport()
+        var touched: [String] = []
+        for id in try FileOps.listDirectory(layout.staging) {
+            let dir = layout.staging + "/" + id
+            if FileOps.exists(dir + "/manifest.yaml") && Names.isValid(id) && !FileOps.exists(layout.job(id)) {
+                try FileOps.rename(dir, layout.job(id))
+                touched.append(id)
+                report.rolledForward += 1
+                logger.notice("recovery.rolled_forward", metadata: ["job.id": "\(id)"])
+            } else {
+                try FileOps.removeTree(dir)
+                report.discarded += 1
+            }
+        }
+        if report.rolledForward + report.discarded > 0 {
+            try FileOps.fsyncDirectory(layout.staging)
+            try FileOps.fsyncDirectory(layout.outbox)
+        }
+
+        let onDisk = Set(try FileOps.listDirectory(layout.outbox).filter { Names.isValid($0) && FileOps.isDirectory(layout.job($0)) })
+        let indexed = try store.allIDs()
+        var records: [JobRecord] = []
+        for id in onDisk.subtracting(indexed).union(touched) {
+            if let record = try reindex(id: id, layout: layout, logger: logger, report: &report) {
+                records.append(record)
+            }
+        }
+        try store.insert(records)
+        report.indexed = records.count
+        let gone = Array(indexed.subtracting(onDisk))
+        try store.delete(ids: gone)
+        report.unindexed = gone.count
+
+        for name in (try? FileOps.listDirectory(layout.rejected)) ?? [] where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+            unlink(layout.rejected + "/" + name)
+        }
+        return report
+    }
+
+    /// A store record for `outbox/<id>/`, writing a fresh pending status.json if it is unreadable.
+    static func reindex(id: String, layout: SpoolLayout, logger: Logger, report: inout RecoveryReport) throws -> JobRecord? {
+        let statusPath = layout.status(id)
+        let uid = Int64((try? FileOps.lstat(layout.manifest(id)))?.st_uid ?? 0)
+        if let bytes = try? FileOps.readFile(statusPath), let status = try? JSON.decode(JobStatus.self, from: bytes) {
+            return JobRecord(status: status, uid: uid)
+        }
+        guard let st = try FileOps.lstat(layout.manifest(id)) else {
+            logger.warning("recovery.no_manifest", metadata: ["job.id": "\(id)"])
+            return nil
+        }
+        let status = JobStatus(id: id, state: .pending, workflow: nil, owner: Accounts.userName(st.st_uid),
+                               queue: "default", priority: 0, description: nil,
+                               submittedAt: Timestamp.rfc3339(Double(st.st_mtim.tv_sec)), steps: [],
+                               executor: ExecutorInfo(kind: "local"))
+        try FileOps.writeAtomically(statusPath, try JSON.pretty(status))
+        try FileOps.appendLine(layout.events(id), try JSON.line(JobEvent(event: "recovered", state: .pending,
+            message: "status.json was unreadable after a crash and was written anew")), durable: true)
+        report.rewrittenStatus += 1
+        logger.warning("recovery.status_rewritten", metadata: ["job.id": "\(id)"])
+        return JobRecord(status: status, uid: Int64(st.st_uid))
+    }
+}

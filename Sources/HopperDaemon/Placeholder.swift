@@ -1,2 +1,0 @@
-// HopperDaemon
-import HopperCore

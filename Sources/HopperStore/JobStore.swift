@@ -1,0 +1,165 @@
+// JobStore — the daemon's private index of jobs, SQLite through GRDB (WAL) in `state/`.
+//
+// The spool is the truth: a job exists when `outbox/<id>/` does. The store is an index of it
+// that makes `hopper ls` fast with 100k jobs and holds what the scheduler needs. At start-up
+// the daemon reconciles it with the outbox (`reconcile`), so a store lost or behind after a
+// crash is rebuilt, never believed over the files.
+//
+// CONFIGURATION: the database file is `<state>/hopper.sqlite`; `state/` must be on local disk
+// (SQLite's locking is unreliable on NFS); the daemon checks that before opening it.
+import GRDB
+import HopperCore
+
+public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "job"
+
+    public var id: String
+    public var state: String
+    public var queue: String
+    public var owner: String
+    public var uid: Int64
+    public var priority: Int
+    public var workflow: String?
+    public var description: String?
+    public var submittedAt: String
+    public var updatedAt: String
+
+    public init(id: String, state: JobState, queue: String, owner: String, uid: Int64, priority: Int,
+                workflow: String?, description: String?, submittedAt: String, updatedAt: String? = nil) {
+        self.id = id; self.state = state.rawValue; self.queue = queue; self.owner = owner; self.uid = uid
+        self.priority = priority; self.workflow = workflow; self.description = description
+        self.submittedAt = submittedAt; self.updatedAt = updatedAt ?? submittedAt
+    }
+
+    public init(status: JobStatus, uid: Int64) {
+        self.init(id: status.id, state: status.state, queue: status.queue, owner: status.owner, uid: uid,
+                  priority: status.priority, workflow: status.workflow, description: status.description,
+                  submittedAt: status.submittedAt, updatedAt: Timestamp.rfc3339())
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, state, queue, owner, uid, priority, workflow, description
+        case submittedAt = "submitted_at", updatedAt = "updated_at"
+    }
+}
+
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+public final class JobStore: Sendable {
+    public let path: String
+    private let writer: any DatabaseWriter
+    private let reader: any DatabaseReader
+
+    /// Opens (and migrates) the store for the daemon.
+    public init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.label = "hopper.store"
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(pool)
+        writer = pool
+        reader = pool
+    }
+
+    /// Opens the store read-only (the CLI). Throws when there is no store at `path`.
+    public init(readOnlyPath path: String) throws {
+        self.path = path
+        guard FileOps.exists(path) else { throw StoreError(message: "no store at \(path)") }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(5)
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        reader = queue
+        writer = queue
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: jobs") { db in
+            try db.create(table: "job") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("id", .text).notNull().unique()
+                t.column("state", .text).notNull()
+                t.column("queue", .text).notNull()
+                t.column("owner", .text).notNull()
+                t.column("uid", .integer).notNull()
+                t.column("priority", .integer).notNull()
+                t.column("workflow", .text)
+                t.column("description", .text)
+                t.column("submitted_at", .text).notNull()
+                t.column("updated_at", .text).notNull()
+            }
+            try db.create(index: "job_by_time", on: "job", columns: ["submitted_at", "seq"])
+            try db.create(index: "job_by_state", on: "job", columns: ["state", "submitted_at"])
+            try db.create(index: "job_by_owner", on: "job", columns: ["owner", "submitted_at"])
+        }
+        return m
+    }
+
+    /// Inserts accepted jobs in one transaction. An id already present is replaced (reconcile).
+    public func insert(_ records: [JobRecord]) throws {
+        guard !records.isEmpty else { return }
+        try writer.write { db in
+            for r in records { try r.upsert(db) }
+        }
+    }
+
+    public func contains(id: String) throws -> Bool {
+        try reader.read { db in try JobRecord.filter(Column("id") == id).fetchCount(db) > 0 }
+    }
+
+    /// The ids among `ids` that the store already knows.
+    public func existing(_ ids: [String]) throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try reader.read { db in
+            Set(try String.fetchAll(db, JobRecord.select(Column("id")).filter(ids.contains(Column("id")))))
+        }
+    }
+
+    public func allIDs() throws -> Set<String> {
+        try reader.read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job")) }
+    }
+
+    public func delete(ids: [String]) throws {
+        guard !ids.isEmpty else { return }
+        try writer.write { db in _ = try JobRecord.filter(ids.contains(Column("id"))).deleteAll(db) }
+    }
+
+    public func job(id: String) throws -> JobRecord? {
+        try reader.read { db in try JobRecord.filter(Column("id") == id).fetchOne(db) }
+    }
+
+    /// Jobs newest first, optionally filtered by state and owner.
+    public func list(state: String? = nil, owner: String? = nil, limit: Int? = nil) throws -> [JobRecord] {
+        try reader.read { db in
+            var q = JobRecord.all()
+            if let state { q = q.filter(Column("state") == state) }
+            if let owner { q = q.filter(Column("owner") == owner) }
+            q = q.order(Column("submitted_at").desc, Column("seq").desc)
+            if let limit { q = q.limit(limit) }
+            return try q.fetchAll(db)
+        }
+    }
+
+    /// Number of jobs in each state.
+    public func countsByState() throws -> [String: Int] {
+        try reader.read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM job GROUP BY state") {
+                out[row["state"]] = row["n"]
+            }
+            return out
+        }
+    }
+
+    public func count() throws -> Int {
+        try reader.read { db in try JobRecord.fetchCount(db) }
+    }
+}

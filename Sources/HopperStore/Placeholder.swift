@@ -1,2 +1,0 @@
-// HopperStore
-import HopperCore

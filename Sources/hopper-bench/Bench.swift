@@ -1,0 +1,134 @@
+// hopper-bench — benchmarks that run the real daemon on a temporary spool and print figures.
+//
+//   swift run -c release hopper-bench intake [--count 5000] [--runs 3]
+//
+// Not a test: it asserts nothing, it measures. The README's benchmark table comes from here.
+import ArgumentParser
+import Foundation
+import HopperCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hopper-bench", abstract: "Hopper benchmarks on the real daemon.",
+        subcommands: [IntakeBench.self])
+}
+
+/// The `hopper` binary built beside this one.
+func hopperBinary() -> String {
+    if let env = ProcessInfo.processInfo.environment["HOPPER_BIN"] { return env }
+    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return FileOps.split(me).0 + "/hopper"
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    let idx = min(sorted.count - 1, Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1)
+    return sorted[max(0, idx)]
+}
+
+/// A temporary spool with a running daemon.
+final class BenchSpool {
+    let base: String
+    let layout: SpoolLayout
+    let daemon: Process
+
+    init(config: String = "") throws {
+        base = "/tmp/hopper-bench-\(getpid())-\(Int(now() * 1000) % 1_000_000)"
+        layout = SpoolLayout(root: base + "/spool")
+        try FileManager.default.createDirectory(atPath: base + "/Workflows", withIntermediateDirectories: true)
+        try """
+            description: benchmark workflow
+            params:
+              sample: {type: string, required: true}
+            steps:
+              - name: one
+                mock: {duration: 1s}
+            """.write(toFile: base + "/Workflows/bench.yaml", atomically: true, encoding: .utf8)
+        try "spool: \(layout.root)\nworkflows: \(base)/Workflows\nlog_level: warning\n\(config)"
+            .write(toFile: base + "/config.yaml", atomically: true, encoding: .utf8)
+        daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: hopperBinary())
+        daemon.arguments = ["daemon", "--config", base + "/config.yaml"]
+        daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try daemon.run()
+        let deadline = now() + 30
+        while now() < deadline {
+            if let b = try? FileOps.readFile(layout.heartbeat), let s = try? JSON.decode(SystemStatus.self, from: b),
+               s.pid == daemon.processIdentifier, s.state == "running" { return }
+            usleep(10_000)
+        }
+        throw ValidationError("the daemon did not start (binary \(hopperBinary()))")
+    }
+
+    func stop() {
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: base)
+    }
+
+    func writeManifest(_ path: String, sample: String) {
+        let bytes = Array("workflow: bench\nparams:\n  sample: \(sample)\ndescription: benchmark\n".utf8)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        write(fd, bytes, bytes.count)
+        close(fd)
+    }
+
+    func outboxCount() -> Int { ((try? FileOps.listDirectory(layout.outbox)) ?? []).count - 1 }  // minus .staging
+}
+
+struct IntakeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "intake", abstract: "Drop N manifests at once; time until all are accepted durably.")
+
+    @Option(help: "Manifests per run.") var count = 5000
+    @Option(help: "Runs (the median is reported).") var runs = 3
+    @Option(help: "Single drops for the latency figure.") var singles = 200
+
+    func run() throws {
+        print("hopper \(HopperVersion.current) intake benchmark: \(count) manifests x \(runs) runs, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        var rates: [Double] = []
+        for r in 1...runs {
+            let spool = try BenchSpool()
+            let prepared = spool.base + "/prepared"
+            try FileManager.default.createDirectory(atPath: prepared, withIntermediateDirectories: true)
+            for i in 0..<count { spool.writeManifest("\(prepared)/B\(i).yaml", sample: "B\(i)") }
+            sync()
+            let t0 = now()
+            for i in 0..<count { rename("\(prepared)/B\(i).yaml", "\(spool.layout.inbox)/B\(i).yaml") }
+            let tDropped = now()
+            while spool.outboxCount() < count { usleep(2_000) }
+            let t1 = now()
+            let rate = Double(count) / (t1 - t0)
+            rates.append(rate)
+            print(String(format: "run %d: dropped in %.3f s, all %d accepted after %.3f s: %.0f manifests/s",
+                         r, tDropped - t0, count, t1 - t0, rate))
+            spool.stop()
+        }
+        print(String(format: "intake throughput (median of %d): %.0f manifests/s", runs, percentile(rates, 50)))
+
+        let spool = try BenchSpool()
+        var latencies: [Double] = []
+        for i in 0..<singles {
+            let tmp = spool.base + "/.s\(i).yaml"
+            spool.writeManifest(tmp, sample: "S\(i)")
+            let t0 = now()
+            rename(tmp, "\(spool.layout.inbox)/S\(i).yaml")
+            while !FileOps.exists(spool.layout.manifest("S\(i)")) { usleep(200) }
+            latencies.append((now() - t0) * 1000)
+        }
+        spool.stop()
+        print(String(format: "single drop -> accepted (durable), %d drops: p50 %.1f ms, p99 %.1f ms",
+                     singles, percentile(latencies, 50), percentile(latencies, 99)))
+    }
+}

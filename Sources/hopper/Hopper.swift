@@ -1,0 +1,45 @@
+// hopper — the command line. Every command works through the spool directory alone (SPEC §7).
+import ArgumentParser
+import HopperCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Hopper: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hopper",
+        abstract: "A batch processor whose interface is a spool directory.",
+        discussion: """
+            Drop a YAML manifest into <spool>/inbox/ (or use `hopper submit`); the daemon validates it, \
+            and its status, logs and results appear in <spool>/outbox/<id>/.
+            """,
+        version: HopperVersion.current,
+        subcommands: [Submit.self, Validate.self, Status.self, List.self, Daemon.self])
+
+    /// Runs the command; runtime failures print one line, `hopper: <message>`, and exit 1.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            fputs("hopper: \(error.message)\n", stderr)
+            Foundation_exit(error.code)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var code: Int32 = 1
+    init(_ message: String, code: Int32 = 1) { self.message = message; self.code = code }
+    var description: String { message }
+}
+
+func Foundation_exit(_ code: Int32) -> Never { Glibc.exit(code) }
