@@ -1,0 +1,272 @@
+// HopperConfig — the daemon's configuration file (SPEC §6), e.g. /etc/hopper/config.yaml.
+//
+// CONFIGURATION. Every key is optional; these are all of them and their defaults:
+//
+// | key                 | type                 | default                          | notes                                  |
+// |---------------------|----------------------|----------------------------------|----------------------------------------|
+// | `spool`             | path                 | — (`--spool`, `$HOPPER_SPOOL`)   | root of the spool layout               |
+// | `state`             | path                 | `<spool>/state`                  | must be local disk                     |
+// | `workflows`         | path                 | `<spool>/../Workflows`           | the workflow directory                 |
+// | `workspaces`        | path                 | `<spool>/runs`                   | run workspaces (scratch space)         |
+// | `run_as`            | service \| owner     | `service`                        | whose uid jobs run as                  |
+// | `admin_group`       | string               | — (root only)                    | may act on anyone's jobs               |
+// | `max_running`       | integer ≥ 1          | number of online cores           | jobs running at once, in all           |
+// | `per_owner_running` | integer ≥ 0          | `0`                              | 0 = no per-owner cap                   |
+// | `poll_interval`     | duration > 0         | `2s`                             | inbox scans where inotify is blind     |
+// | `settle`            | duration ≥ 0         | `1s`                             | unchanged size+mtime this long = done  |
+// | `rescan_interval`   | duration > 0         | `60s`                            | slow safety rescan of inotify inboxes  |
+// | `watch`             | auto \| inotify \| poll | `auto`                        | auto: poll on network/FUSE filesystems |
+// | `max_manifest_size` | size > 0             | `1M`                             | larger files are rejected unread       |
+// | `executor`          | local \| slurm       | `local`                          | default executor                       |
+// | `mail_command`      | string               | `/usr/sbin/sendmail -t`          | sendmail-compatible                    |
+// | `min_free_space`    | size ≥ 0             | `1G`                             | intake pauses below this               |
+// | `log_level`         | debug … error        | `info`                           |                                        |
+// | `queues`            | name → QueueConfig   | none                             | `inbox/<name>/` defaults               |
+//
+// Relative paths are resolved against the directory holding the config file. Unknown keys
+// are errors, reported with line and column like manifest errors.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct HopperConfig: Sendable, Equatable {
+    /// `spool:` root of the layout in SPEC §1. Nil: `--spool`, `$HOPPER_SPOOL` or the built-in default decide.
+    public var spool: String?
+    /// `state:` the daemon's database directory; nil means `<spool>/state`. Must be local disk.
+    public var state: String?
+    /// `workflows:` the workflow directory; nil means `Workflows/` beside the spool root.
+    public var workflows: String?
+    /// `workspaces:` where run workspaces go; nil means `<spool>/runs`.
+    public var workspaces: String?
+    /// `run_as:` `service` runs every job as the daemon's user; `owner` (as root) as the manifest file's owner.
+    public var runAs: RunAsPolicy = .service
+    /// `admin_group:` members may act on any job; nil means only root.
+    public var adminGroup: String?
+    /// `max_running:` jobs running at once in all queues. Default: the number of online cores.
+    public var maxRunning: Int = HopperConfig.onlineCores
+    /// `per_owner_running:` jobs one owner may run at once; 0 means no cap.
+    public var perOwnerRunning: Int = 0
+    /// `poll_interval:` how often inboxes that inotify cannot see are scanned.
+    public var pollInterval = DurationValue(seconds: 2, text: "2s")
+    /// `settle:` a scanned file counts as complete once its size and mtime hold this long.
+    public var settle = DurationValue(seconds: 1, text: "1s")
+    /// `rescan_interval:` the slow safety rescan of inboxes that inotify watches.
+    public var rescanInterval = DurationValue(seconds: 60, text: "60s")
+    /// `watch:` `auto` uses inotify except on network and FUSE filesystems; `inotify`/`poll` force one.
+    public var watch: WatchMode = .auto
+    /// `max_manifest_size:` larger manifests are rejected without being parsed.
+    public var maxManifestSize = ByteSize.mib(1)
+    /// `executor:` for jobs and queues that do not choose.
+    public var executor: ExecutorKind = .local
+    /// `mail_command:` a sendmail-compatible command that reads a message with headers on stdin.
+    public var mailCommand = "/usr/sbin/sendmail -t"
+    /// `min_free_space:` intake pauses while the outbox or workspaces have less free space.
+    public var minFreeSpace = ByteSize.gib(1)
+    /// `log_level:` the lowest level logged.
+    public var logLevel: LogLevel = .info
+    /// `queues:` `inbox/<name>/` sub-folders and their defaults, in file order.
+    public var queues: [QueueConfig] = []
+
+    public init() {}
+
+    /// Every default.
+    public static let `default` = HopperConfig()
+
+    public func queue(named name: String) -> QueueConfig? {
+        queues.first { $0.name == name }
+    }
+
+    // MARK: - Derived paths
+
+    public func stateDirectory(spool: String) -> String { state ?? HopperConfig.join(spool, "state") }
+    public func workspacesDirectory(spool: String) -> String { workspaces ?? HopperConfig.join(spool, "runs") }
+    public func workflowsDirectory(spool: String) -> String {
+        if let workflows { return workflows }
+        return HopperConfig.join(HopperConfig.parent(of: spool), "Workflows")
+    }
+
+    static var onlineCores: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    static func join(_ a: String, _ b: String) -> String {
+        a.hasSuffix("/") ? a + b : a + "/" + b
+    }
+
+    static func parent(of path: String) -> String {
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "." }
+        return slash == p.startIndex ? "/" : String(p[..<slash])
+    }
+}
+
+public enum RunAsPolicy: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
+    case service, owner
+}
+
+public enum WatchMode: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
+    case auto, inotify, poll
+}
+
+public enum LogLevel: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
+    case debug, info, notice, warning, error
+}
+
+/// `queues: {sequencer1: {workflow: demux, executor: slurm, max_running: 1}}` — the defaults
+/// for manifests dropped into `inbox/<name>/`.
+public struct QueueConfig: Sendable, Equatable, Hashable, Codable {
+    /// The queue's name and inbox sub-folder (Names.isValid).
+    public var name: String
+    /// Workflow for manifests that name none.
+    public var workflow: String?
+    public var executor: ExecutorKind?
+    /// Jobs of this queue running at once; nil: only the global limit.
+    public var maxRunning: Int?
+    /// Priority for manifests that set none.
+    public var priority: Int?
+    public var partition: String?
+    public var account: String?
+    public var qos: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, workflow, executor, priority, partition, account, qos
+        case maxRunning = "max_running"
+    }
+
+    public init(name: String, workflow: String? = nil, executor: ExecutorKind? = nil, maxRunning: Int? = nil,
+                priority: Int? = nil, partition: String? = nil, account: String? = nil, qos: String? = nil) {
+        self.name = name
+        self.workflow = workflow
+        self.executor = executor
+        self.maxRunning = maxRunning
+        self.priority = priority
+        self.partition = partition
+        self.account = account
+        self.qos = qos
+    }
+}
+
+// MARK: - Reading
+
+extension HopperConfig {
+    /// Largest config file read.
+    public static let maxFileSize = 1 << 20
+
+    static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
+                       "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
+                       "executor", "mail_command", "min_free_space", "log_level", "queues"]
+
+    /// Reads and checks a config file; relative paths are resolved against its directory.
+    public static func load(path: String) throws(ManifestError) -> HopperConfig {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileBytes.read(path, maxBytes: maxFileSize)
+        } catch {
+            throw ManifestError(file: path, reason: "cannot read config", diagnostics: [Diagnostic(message: error.message)])
+        }
+        var directory = parent(of: path)
+        if !directory.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            if getcwd(&buffer, buffer.count) != nil {
+                let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                directory = directory == "." ? cwd : join(cwd, directory)
+            }
+        }
+        return try parse(bytes: bytes, fileName: path, baseDirectory: directory)
+    }
+
+    /// Checks config text. An empty file (or comments only) means every default.
+    /// `baseDirectory` resolves relative paths; nil leaves them as written.
+    public static func parse(bytes: [UInt8], fileName: String, baseDirectory: String? = nil) throws(ManifestError) -> HopperConfig {
+        let root: YAMLNode
+        do {
+            root = try YAMLParser.parse(bytes)
+        } catch {
+            if error.isEmptyInput { return HopperConfig() }
+            throw ManifestError(file: fileName, reason: "invalid config", diagnostics: error.diagnostics)
+        }
+        if root.isNull { return HopperConfig() }
+        var c = Checker()
+        let config = decode(root, baseDirectory: baseDirectory, &c)
+        guard c.diagnostics.isEmpty else {
+            throw ManifestError(file: fileName, reason: "invalid config", diagnostics: c.sortedDiagnostics)
+        }
+        return config
+    }
+
+    static func decode(_ root: YAMLNode, baseDirectory: String?, _ c: inout Checker) -> HopperConfig {
+        var config = HopperConfig()
+        guard let pairs = c.mapping(root, "") else { return config }
+        func path(_ node: YAMLNode, _ p: String, _ c: inout Checker) -> String? {
+            guard let text = c.line(node, p) else { return nil }
+            guard let baseDirectory, !text.hasPrefix("/") else { return text }
+            return join(baseDirectory, text.hasPrefix("./") ? String(text.dropFirst(2)) : text)
+        }
+        for (key, value) in pairs {
+            let k = key.scalar ?? ""
+            switch k {
+            case "spool": config.spool = path(value, k, &c)
+            case "state": config.state = path(value, k, &c)
+            case "workflows": config.workflows = path(value, k, &c)
+            case "workspaces": config.workspaces = path(value, k, &c)
+            case "run_as": config.runAs = c.choice(value, k, RunAsPolicy.self) ?? config.runAs
+            case "admin_group": config.adminGroup = c.line(value, k)
+            case "max_running": config.maxRunning = c.int(value, k, min: 1, max: 100_000) ?? config.maxRunning
+            case "per_owner_running": config.perOwnerRunning = c.int(value, k, min: 0, max: 100_000) ?? 0
+            case "poll_interval": config.pollInterval = c.duration(value, k) ?? config.pollInterval
+            case "settle": config.settle = c.duration(value, k, allowZero: true) ?? config.settle
+            case "rescan_interval": config.rescanInterval = c.duration(value, k) ?? config.rescanInterval
+            case "watch": config.watch = c.choice(value, k, WatchMode.self) ?? config.watch
+            case "max_manifest_size": config.maxManifestSize = c.size(value, k) ?? config.maxManifestSize
+            case "executor": config.executor = c.choice(value, k, ExecutorKind.self) ?? config.executor
+            case "mail_command": config.mailCommand = c.line(value, k) ?? config.mailCommand
+            case "min_free_space": config.minFreeSpace = c.size(value, k, allowZero: true) ?? config.minFreeSpace
+            case "log_level": config.logLevel = c.choice(value, k, LogLevel.self) ?? config.logLevel
+            case "queues": config.queues = decodeQueues(value, k, &c)
+            default: c.unknownKey(key, "", valid: keys)
+            }
+        }
+        return config
+    }
+
+    static func decodeQueues(_ node: YAMLNode, _ path: String, _ c: inout Checker) -> [QueueConfig] {
+        guard let pairs = c.mapping(node, path) else { return [] }
+        var queues: [QueueConfig] = []
+        for (key, value) in pairs {
+            let name = key.scalar ?? ""
+            let p = Checker.join(path, name)
+            guard Names.isValid(name) else {
+                c.error(key, path, "queue name \(quoted(name)) is not valid: it must match \(Names.idRule)")
+                continue
+            }
+            var queue = QueueConfig(name: name)
+            if value.isNull { queues.append(queue); continue }     // `fast:` with no settings
+            guard let fields = c.mapping(value, p) else { continue }
+            for (fkey, fvalue) in fields {
+                let k = fkey.scalar ?? ""
+                let fp = Checker.join(p, k)
+                switch k {
+                case "workflow":
+                    guard let w = c.line(fvalue, fp) else { continue }
+                    if Names.isValid(w) { queue.workflow = w } else { c.error(fvalue, fp, "workflow name \(quoted(w)) is not valid") }
+                case "executor": queue.executor = c.choice(fvalue, fp, ExecutorKind.self)
+                case "max_running": queue.maxRunning = c.int(fvalue, fp, min: 1, max: 100_000)
+                case "priority": queue.priority = c.int(fvalue, fp, min: -1000, max: 1000)
+                case "partition": queue.partition = c.line(fvalue, fp)
+                case "account": queue.account = c.line(fvalue, fp)
+                case "qos": queue.qos = c.line(fvalue, fp)
+                default:
+                    c.unknownKey(fkey, p, valid: ["workflow", "executor", "max_running", "priority", "partition", "account", "qos"])
+                }
+            }
+            queues.append(queue)
+        }
+        return queues
+    }
+}

@@ -1,0 +1,49 @@
+// ManifestParser — where the bytes of a dropped file become a job manifest or a control request.
+//
+// One YAML document holding a mapping. With an `action:` key it is a ControlRequest;
+// otherwise a JobManifest, whose `workflow:` is looked up in the WorkflowCatalog and whose
+// params are checked against that workflow. Every problem in the file is reported, each with
+// line, column and dotted path, in document order.
+//
+// The caller bounds the size (config `max_manifest_size`) before calling.
+
+public enum ParsedDocument: Sendable, Equatable {
+    case job(JobManifest)
+    case control(ControlRequest)
+}
+
+public enum ManifestParser {
+    public static func parse(_ data: [UInt8], fileName: String, catalog: WorkflowCatalog?,
+                             limits: YAMLLimits = YAMLLimits()) -> Result<ParsedDocument, ManifestError> {
+        let root: YAMLNode
+        do {
+            root = try YAMLParser.parse(data, limits: limits)
+        } catch {
+            return .failure(ManifestError(file: fileName, diagnostics: error.diagnostics))
+        }
+        if root.isNull {
+            return .failure(ManifestError(file: fileName, diagnostics: [Diagnostic(message: YAMLParser.emptyMessage)]))
+        }
+        var c = Checker()
+        guard let pairs = root.pairs else {
+            c.error(root, "", "a manifest must be a mapping of keys to values; got \(root.described)")
+            return .failure(ManifestError(file: fileName, diagnostics: c.diagnostics))
+        }
+        let document: ParsedDocument?
+        if root["action"] != nil {
+            document = ControlRequest.decode(root, pairs, &c).map { .control($0) }
+        } else {
+            document = JobManifest.decode(root, pairs, catalog: catalog, &c).map { .job($0) }
+        }
+        guard let document, c.diagnostics.isEmpty else {
+            return .failure(ManifestError(file: fileName, diagnostics: c.sortedDiagnostics))
+        }
+        return .success(document)
+    }
+
+    /// Same, for text (tests, `hopper validate -`).
+    public static func parse(text: String, fileName: String, catalog: WorkflowCatalog?,
+                             limits: YAMLLimits = YAMLLimits()) -> Result<ParsedDocument, ManifestError> {
+        parse(Array(text.utf8), fileName: fileName, catalog: catalog, limits: limits)
+    }
+}
