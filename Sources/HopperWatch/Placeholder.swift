@@ -1,2 +1,0 @@
-// HopperWatch
-import HopperCore
