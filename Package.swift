@@ -55,7 +55,9 @@ let package = Package(
 
         .testTarget(name: "HopperCoreTests", dependencies: ["HopperCore"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "HopperWatchTests", dependencies: ["HopperWatch", "HopperCore"], swiftSettings: strict),
+        .testTarget(name: "HopperWatchTests", dependencies: [
+            "HopperWatch", "HopperCore", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         .testTarget(name: "HopperIntegrationTests", dependencies: [
             "HopperCore", "HopperStore", "hopper",
         ], swiftSettings: strict),

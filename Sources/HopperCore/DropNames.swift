@@ -45,3 +45,12 @@ public enum DropNames {
         return false
     }
 }
+
+extension DropNames {
+    /// The job id a file name asks for: the name without `.yaml`/`.yml` (the whole name otherwise).
+    public static func stem(of name: String) -> String {
+        if case .candidate(let stem) = classify(name) { return stem }
+        for suffix in manifestSuffixes where name.hasSuffix(suffix) { return String(name.dropLast(suffix.count)) }
+        return name
+    }
+}

@@ -62,7 +62,7 @@ public enum Daemon {
         var settings = IntakeSettings()
         settings.maxManifestSize = Int(config.maxManifestSize.bytes)
         settings.defaultExecutor = config.executor.rawValue
-        for (name, q) in config.queues { if let e = q.executor { settings.queueExecutors[name] = e.rawValue } }
+        for q in config.queues { if let e = q.executor { settings.queueExecutors[q.name] = e.rawValue } }
         let intake = Intake(layout: layout, store: store, catalog: catalog, settings: settings, logger: logger)
 
         var watch = WatchSettings()

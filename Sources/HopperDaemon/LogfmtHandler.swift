@@ -31,7 +31,7 @@ public struct LogfmtHandler: LogHandler {
             line += " " + key + "=" + Self.quote(merged[key]!.description)
         }
         line += "\n"
-        _ = line.withCString { fputs($0, stderr) }
+        Console.err(line)
     }
 
     static func quote(_ s: String) -> String {

@@ -27,7 +27,7 @@ struct Hopper: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as CLIError {
-            fputs("hopper: \(error.message)\n", stderr)
+            Console.err("hopper: \(error.message)\n")
             Foundation_exit(error.code)
         } catch {
             exit(withError: error)

@@ -35,8 +35,8 @@ struct SpoolOptions: ParsableArguments {
         guard FileOps.exists(path) else { throw CLIError("config file \(path) does not exist") }
         do {
             return (try HopperConfig.load(path: path), path)
-        } catch let e as ManifestError {
-            throw CLIError("invalid config:\n" + e.formatted)
+        } catch {
+            throw CLIError("invalid config:\n" + error.formatted)
         }
     }
 

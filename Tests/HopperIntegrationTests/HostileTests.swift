@@ -49,7 +49,7 @@ extension Integration {
             var rng = SystemRandomNumberGenerator()
             for i in garbage.indices { garbage[i] = UInt8.random(in: 0...255, using: &rng) }
             garbage[0] = 0xFF
-            FileManager.default.createFile(atPath: spool.base + "/.garbage", contents: Data(garbage))
+            _ = FileManager.default.createFile(atPath: spool.base + "/.garbage", contents: Data(garbage))
             #expect(rename(spool.base + "/.garbage", inbox + "/garbage.yaml") == 0)
             expected["garbage.yaml"] = "UTF-8"
             try spool.drop("empty.yaml", "")

@@ -44,8 +44,8 @@ public final class IntakeService: Service {
     }
 
     public func run() async throws {
-        let stream = watcher.candidates
-        watcher.start()
+        let stream = watcher.batches
+        await watcher.start()
         await withGracefulShutdownHandler {
             for await batch in stream {
                 let counts = await worker.process(batch)

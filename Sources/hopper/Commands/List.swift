@@ -44,7 +44,7 @@ extension Hopper {
             if json {
                 for r in records {
                     let line = try JSON.line(r)
-                    _ = line.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, stdout) }
+                    Console.out(bytes: line)
                 }
                 return
             }

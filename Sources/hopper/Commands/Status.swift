@@ -25,7 +25,7 @@ extension Hopper {
                 throw CLIError(whereabouts(id, layout))
             }
             if json {
-                _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, stdout) }
+                Console.out(bytes: bytes)
                 return
             }
             let status: JobStatus

@@ -43,7 +43,7 @@ extension Hopper {
             let catalog = spool.workflows.map { WorkflowCatalog(directory: $0) }
             switch ManifestParser.parse(bytes, fileName: name, catalog: catalog) {
             case .failure(let error):
-                fputs(error.formatted + "\n", stderr)
+                Console.err(error.formatted + "\n")
                 throw CLIError("\(file) is not a valid manifest; nothing was submitted")
             case .success(.control):
                 throw CLIError("\(file) is a control request; use `hopper cancel|retry|rerun|clean`")
@@ -76,7 +76,7 @@ extension Hopper {
             }
             try? FileOps.fsyncDirectory(folder)
             print(jobID)
-            if let warning = daemonWarning(spool.layout) { fputs("hopper: warning: \(warning)\n", stderr) }
+            if let warning = daemonWarning(spool.layout) { Console.err("hopper: warning: \(warning)\n") }
         }
 
         /// renameat2(RENAME_NOREPLACE); filesystems without it (NFS before 4.x servers) get a checked rename.
