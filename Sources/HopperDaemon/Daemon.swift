@@ -72,6 +72,7 @@ public enum Daemon {
         watch.rescanInterval = .milliseconds(Int64(config.rescanInterval.seconds * 1000))
         let watcher = InboxWatcher(inbox: layout.inbox, settings: watch, logger: logger)
 
+        await watcher.start()   // watches set up and the start-up scan begun: ready
         let stats = IntakeStats()
         let intakeService = IntakeService(watcher: watcher, intake: intake, stats: stats, logger: logger)
         let heartbeat = HeartbeatService(layout: layout, store: store, watcher: watcher, stats: stats,

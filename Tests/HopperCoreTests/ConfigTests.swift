@@ -93,13 +93,13 @@ import Testing
           ok: {workflow: demux, max_running: 0, colour: blue}
         log_level: verbose
         """) == [
-            "config.yaml:2:1: unknown key \"max_runing\"; did you mean \"max_running\"?",
+            "config.yaml:2:1: max_runing: unknown key \"max_runing\"; did you mean \"max_running\"?",
             "config.yaml:3:9: run_as: expected one of service, owner; got \"root\"",
             "config.yaml:4:16: poll_interval: must be longer than zero; got \"0s\"",
             "config.yaml:5:8: watch: expected one of auto, inotify, poll; got \"fanotify\"",
             "config.yaml:7:3: queues: queue name \"../bad\" is not valid: it must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}",
             "config.yaml:8:38: queues.ok.max_running: must be between 1 and 100000; got 0",
-            "config.yaml:8:41: queues.ok: unknown key \"colour\"",
+            "config.yaml:8:41: queues.ok.colour: unknown key \"colour\"",
             "config.yaml:9:12: log_level: expected one of debug, info, notice, warning, error; got \"verbose\"",
         ])
         #expect(problems("- a\n") == ["config.yaml:1:1: expected a mapping; got a sequence"])
@@ -116,7 +116,7 @@ import Testing
             _ = try HopperConfig.load(path: dir.path + "/bad.yaml")
             Issue.record("loaded a bad config")
         } catch {
-            #expect(error.formatted == dir.path + "/bad.yaml:1:1: unknown key \"spol\"; did you mean \"spool\"?")
+            #expect(error.formatted == dir.path + "/bad.yaml:1:1: spol: unknown key \"spol\"; did you mean \"spool\"?")
             #expect(error.reason == "invalid config")
         }
         do {

@@ -19,7 +19,7 @@ import Testing
         #expect(errors("action: restart\njob: ../etc\nsteps: [call]\nforce: true\n", file: "r.yaml") == [
             "r.yaml:1:9: action: expected one of cancel, retry, rerun, clean; got \"restart\"",
             "r.yaml:2:6: job: job id \"../etc\" is not valid: it must match [A-Za-z0-9][A-Za-z0-9._-]{0,127} (letters, digits, '.', '_', '-'; not starting with '.', '_' or '-')",
-            "r.yaml:4:1: unknown key \"force\"",
+            "r.yaml:4:1: force: unknown key \"force\"",
         ])
         #expect(errors("action: cancel\n", file: "r.yaml") == ["r.yaml:1:1: missing required key \"job\""])
         #expect(errors("action: cancel\njob: a\nsteps: [x]\n", file: "r.yaml") == [
@@ -27,7 +27,7 @@ import Testing
         ])
         #expect(errors("action: rerun\njob: a\nsteps: []\nworkflow: demo\n", file: "r.yaml") == [
             "r.yaml:3:8: steps: must not be an empty list",
-            "r.yaml:4:1: unknown key \"workflow\"",
+            "r.yaml:4:1: workflow: unknown key \"workflow\"",
         ])
         #expect(errors("action: rerun\njob: a\nsteps: [\"bad step\"]\n", file: "r.yaml") == [
             "r.yaml:3:9: steps[0]: step name \"bad step\" is not valid",

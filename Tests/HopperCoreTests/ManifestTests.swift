@@ -95,12 +95,12 @@ struct TempDirectory {
 
     @Test func unknownKeysSuggest() {
         #expect(errors("steps: [{name: a, run: x}]\nparamz: {}\ncolour: red\n") == [
-            "S001.yaml:2:1: unknown key \"paramz\"; did you mean \"params\"?",
-            "S001.yaml:3:1: unknown key \"colour\"",
+            "S001.yaml:2:1: paramz: unknown key \"paramz\"; did you mean \"params\"?",
+            "S001.yaml:3:1: colour: unknown key \"colour\"",
         ])
         #expect(errors("steps: [{name: a, runn: x}]\n") == [
             "S001.yaml:1:9: steps[0]: step \"a\" has no type: give one of run, snakemake, mock",
-            "S001.yaml:1:19: steps[0]: unknown key \"runn\"; did you mean \"run\"?",
+            "S001.yaml:1:19: steps[0].runn: unknown key \"runn\"; did you mean \"run\"?",
         ])
     }
 
@@ -183,12 +183,12 @@ struct TempDirectory {
         """) == [
             "S001.yaml:4:11: steps[1].name: duplicate step name \"qc\" (first at line 2)",
             "S001.yaml:6:5: steps[2]: step \"build\" has no type: give one of run, snakemake, mock",
-            "S001.yaml:7:5: steps[2]: unknown key \"docker\"",
+            "S001.yaml:7:5: steps[2].docker: unknown key \"docker\"",
             "S001.yaml:8:5: steps[3]: missing required key \"name\"",
             "S001.yaml:11:5: steps[4]: a step has exactly one type; found run and snakemake",
             "S001.yaml:12:11: steps[5].name: step name \"bad name\" is not valid: use at most 64 letters, digits, '.', '_', '-', starting with a letter or digit",
             "S001.yaml:13:37: steps[5].mock.fail_rate: must be between 0 and 1; got 2",
-            "S001.yaml:13:40: steps[5].mock: unknown key \"speed\"; did you mean \"seed\"?",
+            "S001.yaml:13:40: steps[5].mock.speed: unknown key \"speed\"; did you mean \"seed\"?",
             "S001.yaml:15:16: steps[6].snakemake: missing required key \"snakefile\"",
             "S001.yaml:15:26: steps[6].snakemake.targets: expected a list; got \"all\"",
             "S001.yaml:16:5: steps[7]: expected a mapping; got \"just a string\"",

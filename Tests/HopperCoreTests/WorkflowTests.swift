@@ -53,14 +53,14 @@ import Testing
               colour: red
             """, catalog: catalog) == [
                 "S001.yaml:2:1: params: missing required param \"sample\"",
-                "S001.yaml:3:3: params: unknown param \"sampel\"; did you mean \"sample\"?",
+                "S001.yaml:3:3: params.sampel: unknown param \"sampel\"; did you mean \"sample\"?",
                 "S001.yaml:4:11: params.genome: expected one of hg19, hg38; got \"hg37\"",
                 "S001.yaml:5:12: params.threads: must be between 1 and 64; got 100",
                 "S001.yaml:6:12: params.quality: expected a number; got \"high\"",
                 "S001.yaml:7:12: params.dry_run: expected true or false; got \"yes\"",
                 "S001.yaml:8:10: params.level: expected one of 1, 2, 3; got 7",
                 "S001.yaml:9:14: params.reference: expected a string; got a sequence",
-                "S001.yaml:10:3: params: unknown param \"colour\"; workflow \"vc\" takes sample, genome, threads, quality, dry_run, reference, level",
+                "S001.yaml:10:3: params.colour: unknown param \"colour\"; workflow \"vc\" takes sample, genome, threads, quality, dry_run, reference, level",
             ])
             #expect(errors("workflow: vc\nparams: {sample: X1}\n", catalog: catalog) == [
                 "S001.yaml:2:18: params.sample: expected a value matching ^S[0-9]+$; got \"X1\"",
@@ -88,14 +88,14 @@ import Testing
             ])
             let folder = URL(fileURLWithPath: dir.path).lastPathComponent
             #expect(errors("workflow: broken\n", catalog: catalog) == [
-                "S001.yaml:1:11: workflow: workflow \"broken\" is invalid: \(folder)/broken.yaml:4:5: steps[0]: unknown key \"oops\" (and 1 more)",
+                "S001.yaml:1:11: workflow: workflow \"broken\" is invalid: \(folder)/broken.yaml:4:5: steps[0].oops: unknown key \"oops\" (and 1 more)",
             ])
             #expect(errors("workflow: ../etc/passwd\n", catalog: catalog) == [
                 "S001.yaml:1:11: workflow: workflow name \"../etc/passwd\" is not valid: it must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}",
             ])
             guard case .invalid(let error) = catalog.lookup("broken") else { Issue.record("not invalid"); return }
             #expect(error.formatted == """
-            \(folder)/broken.yaml:4:5: steps[0]: unknown key "oops"
+            \(folder)/broken.yaml:4:5: steps[0].oops: unknown key "oops"
             \(folder)/broken.yaml:5:5: steps[1]: step "b" has no type: give one of run, snakemake, mock
             """)
         }
@@ -129,7 +129,7 @@ import Testing
         #expect(lines[8] == "Workflows/w.yaml:8:22: params.f: pattern is only allowed for string and path params")
         #expect(lines[9] == "Workflows/w.yaml:9:3: params: param name \"g h\" is not valid: use letters, digits and '_', not starting with a digit")
         #expect(lines[10] == "Workflows/w.yaml:10:27: params.s.enum: must not be an empty list")
-        #expect(lines[11] == "Workflows/w.yaml:11:1: unknown key \"extra\"")
+        #expect(lines[11] == "Workflows/w.yaml:11:1: extra: unknown key \"extra\"")
     }
 
     @Test func cacheIsReusedAndInvalidatedByMtime() throws {

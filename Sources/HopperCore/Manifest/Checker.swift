@@ -51,12 +51,12 @@ struct Checker {
         return nil
     }
 
-    /// `unknown key "paramz"; did you mean "params"?` at the key, with the mapping's path.
+    /// `paramz: unknown key "paramz"; did you mean "params"?` at the key, with the key's own path.
     mutating func unknownKey(_ key: YAMLNode, _ path: String, valid: [String]) {
         let name = key.scalar ?? ""
         var message = "unknown key \(quoted(name))"
         if let guess = Checker.closest(to: name, in: valid) { message += "; did you mean \(quoted(guess))?" }
-        error(key, path, message)
+        error(key, path.isEmpty ? name : path + "." + name, message)
     }
 
     mutating func missing(_ key: String, in node: YAMLNode, _ path: String) {

@@ -165,7 +165,7 @@ public struct JobManifest: Sendable, Equatable, Codable {
                     } else {
                         message += "; workflow \(quoted(workflow.name)) takes " + declared.joined(separator: ", ")
                     }
-                    c.error(key, "params", message)
+                    c.error(key, "params." + name, message)
                     continue
                 }
                 if let v = spec.value(of: value, "params." + name, &c) { values[name] = v }

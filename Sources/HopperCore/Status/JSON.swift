@@ -1,21 +1,15 @@
-// JSON — the encoders the spool files use: pretty, sorted keys for files people read, compact for lines.
+// JSON — how spool files are written (ordered keys, pretty for files people read, one line for .jsonl) and read.
 import Foundation
 
 public enum JSON {
+    /// Indented, keys in the order the type encodes them (see OrderedJSON).
     public static func pretty<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = Array(try e.encode(value))
-        data.append(0x0A)
-        return data
+        try OrderedJSON.encode(value, pretty: true)
     }
 
+    /// One line, keys in encoding order, ending in a newline (for .jsonl files).
     public static func line<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.withoutEscapingSlashes]
-        var data = Array(try e.encode(value))
-        data.append(0x0A)
-        return data
+        try OrderedJSON.encode(value, pretty: false)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {

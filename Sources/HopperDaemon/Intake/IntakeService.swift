@@ -44,8 +44,7 @@ public final class IntakeService: Service {
     }
 
     public func run() async throws {
-        let stream = watcher.batches
-        await watcher.start()
+        let stream = watcher.batches  // the daemon started the watcher before the services
         await withGracefulShutdownHandler {
             for await batch in stream {
                 let counts = await worker.process(batch)
