@@ -52,17 +52,20 @@ public enum Daemon {
         do { store = try JobStore(path: layout.database) } catch {
             throw DaemonError("cannot open the store \(layout.database): \(error)")
         }
-        let report = try Recovery.run(layout: layout, store: store, logger: logger)
+        let catalog = options.workflowDirectory.map { WorkflowCatalog(directory: $0) }
+        var settings = IntakeSettings()
+        settings.maxManifestSize = Int(config.maxManifestSize.bytes)
+        settings.defaultExecutor = config.executor.rawValue
+        for q in config.queues {
+            if let e = q.executor { settings.queueExecutors[q.name] = e.rawValue }
+            if let w = q.workflow { settings.queueWorkflows[q.name] = w }
+        }
+        let report = try Recovery.run(layout: layout, store: store, catalog: catalog, settings: settings, logger: logger)
         logger.info("daemon.recovered", metadata: [
             "rolled_forward": "\(report.rolledForward)", "discarded": "\(report.discarded)",
             "indexed": "\(report.indexed)", "unindexed": "\(report.unindexed)", "status_rewritten": "\(report.rewrittenStatus)",
         ])
 
-        let catalog = options.workflowDirectory.map { WorkflowCatalog(directory: $0) }
-        var settings = IntakeSettings()
-        settings.maxManifestSize = Int(config.maxManifestSize.bytes)
-        settings.defaultExecutor = config.executor.rawValue
-        for q in config.queues { if let e = q.executor { settings.queueExecutors[q.name] = e.rawValue } }
         let intake = Intake(layout: layout, store: store, catalog: catalog, settings: settings, logger: logger)
 
         var watch = WatchSettings()

@@ -105,5 +105,26 @@ extension Integration {
             #expect(eventually { spool.isAccepted("after") })
             #expect(Set(spool.inboxNames()) == ["notes.txt", "upload.yaml.part"])
         }
+
+        @Test(.enabled(if: getuid() == 0, "needs root to start the daemon as another user"))
+        func unreadableFileIsRejectedByAnUnprivilegedDaemon() throws {
+            let spool = try TestSpool()
+            try spool.layout.create()
+            let chown = try runProgram("/bin/chown", ["-R", "nobody:nogroup", spool.base])
+            #expect(chown.code == 0, "\(chown.stderr)")
+            spool.launcher = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+            try spool.startDaemon()
+            let tmp = spool.layout.inbox + "/.secret.yaml.tmp"
+            try demoManifest().write(toFile: tmp, atomically: false, encoding: .utf8)
+            chmod(tmp, 0o600)   // root's, unreadable to nobody
+            #expect(rename(tmp, spool.layout.inbox + "/secret.yaml") == 0)
+            #expect(eventually { spool.isRejected("secret.yaml") }, "\(spool.logText())")
+            let r = try spool.rejection("secret.yaml")
+            #expect(r.reason == "unreadable")
+            #expect(r.errors.first?.message.contains("cannot read the file") == true)
+            try spool.drop("fine.yaml", demoManifest())
+            #expect(eventually { spool.isAccepted("fine") }, "\(spool.logText())")
+            #expect(try spool.status("fine").owner == "root")
+        }
     }
 }

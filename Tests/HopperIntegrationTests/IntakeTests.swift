@@ -88,7 +88,7 @@ extension Integration {
         }
 
         @Test func queueFolderCreatedLaterIsWatchedWithoutRestart() throws {
-            let spool = try TestSpool(config: "queues:\n  seq1: {executor: local}")
+            let spool = try TestSpool(config: "queues:\n  seq1: {executor: local}\n  demux: {workflow: demo}")
             try spool.startDaemon()
             try FileManager.default.createDirectory(atPath: spool.layout.inbox + "/seq1", withIntermediateDirectories: false)
             usleep(100_000)
@@ -96,6 +96,13 @@ extension Integration {
             #expect(eventually { spool.isAccepted("Q1") }, "\(spool.logText())")
             #expect(try spool.status("Q1").queue == "seq1")
             #expect(eventually { spool.heartbeat()?.inboxes.contains { $0.queue == "seq1" && $0.mode == "inotify" } == true })
+            // A queue's default workflow applies to manifests that name none.
+            try FileManager.default.createDirectory(atPath: spool.layout.inbox + "/demux", withIntermediateDirectories: false)
+            usleep(100_000)
+            try spool.drop("D1.yaml", "params: {sample: D1}\n", queue: "demux")
+            #expect(eventually { spool.isAccepted("D1") }, "\(spool.logText())")
+            #expect(try spool.status("D1").workflow == "demo")
+            #expect(try spool.status("D1").queue == "demux")
         }
 
         @Test func pollModeAcceptsFileOnceItSettles() throws {

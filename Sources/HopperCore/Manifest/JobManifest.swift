@@ -63,7 +63,7 @@ public struct JobManifest: Sendable, Equatable, Codable {
                        "priority", "retries", "timeout", "notify", "description"]
 
     static func decode(_ root: YAMLNode, _ pairs: [(key: YAMLNode, value: YAMLNode)], catalog: WorkflowCatalog?,
-                       _ c: inout Checker) -> JobManifest? {
+                       defaultWorkflow: String? = nil, _ c: inout Checker) -> JobManifest? {
         var m = JobManifest(resolvedSteps: [])
         var workflowEntry: (key: YAMLNode, value: YAMLNode)?
         var stepsEntry: (key: YAMLNode, value: YAMLNode)?
@@ -93,6 +93,15 @@ public struct JobManifest: Sendable, Equatable, Codable {
 
         switch (workflowEntry, stepsEntry) {
         case (nil, nil):
+            if let name = defaultWorkflow {
+                // The queue's workflow: as if the manifest had said `workflow: <name>`.
+                m.workflowName = name
+                if let workflow = resolveWorkflow(name, root, catalog, &c) {
+                    m.resolvedSteps = workflow.steps
+                    m.params = checkParams(paramsEntry, against: workflow, root: root, &c)
+                }
+                return m
+            }
             c.error(root, "", "a manifest needs either \"workflow\" (a workflow's name) or \"steps\" (inline steps)")
         case let (w?, s?):
             let later = (w.key.line, w.key.column) > (s.key.line, s.key.column) ? w.key : s.key

@@ -13,7 +13,10 @@ public enum ParsedDocument: Sendable, Equatable {
 }
 
 public enum ManifestParser {
+    /// `defaultWorkflow` is the queue's `workflow:` (config `queues:`), used when the manifest
+    /// names neither a workflow nor inline steps.
     public static func parse(_ data: [UInt8], fileName: String, catalog: WorkflowCatalog?,
+                             defaultWorkflow: String? = nil,
                              limits: YAMLLimits = YAMLLimits()) -> Result<ParsedDocument, ManifestError> {
         let root: YAMLNode
         do {
@@ -33,7 +36,7 @@ public enum ManifestParser {
         if root["action"] != nil {
             document = ControlRequest.decode(root, pairs, &c).map { .control($0) }
         } else {
-            document = JobManifest.decode(root, pairs, catalog: catalog, &c).map { .job($0) }
+            document = JobManifest.decode(root, pairs, catalog: catalog, defaultWorkflow: defaultWorkflow, &c).map { .job($0) }
         }
         guard let document, c.diagnostics.isEmpty else {
             return .failure(ManifestError(file: fileName, diagnostics: c.sortedDiagnostics))

@@ -138,3 +138,14 @@ public struct JobStatus: Codable, Sendable, Equatable {
         try c.encode(hopperVersion, forKey: .hopperVersion)
     }
 }
+
+extension JobStatus {
+    /// The status of a job just accepted from `manifest`: pending, every step pending.
+    public static func pending(id: String, manifest: JobManifest, owner: String, queue: String,
+                               executor: String, submittedAt: String) -> JobStatus {
+        JobStatus(id: id, state: .pending, workflow: manifest.workflowName, owner: owner, queue: queue,
+                  priority: manifest.priority, description: manifest.description, submittedAt: submittedAt,
+                  steps: manifest.resolvedSteps.map { StepStatus(name: $0.name) },
+                  executor: ExecutorInfo(kind: executor))
+    }
+}

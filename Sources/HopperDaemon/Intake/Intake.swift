@@ -38,6 +38,8 @@ public struct IntakeSettings: Sendable {
     public var syncfsThreshold: Int = 8
     public var defaultExecutor: String = "local"
     public var queueExecutors: [String: String] = [:]
+    /// A queue's default workflow, for manifests that name neither `workflow:` nor `steps:`.
+    public var queueWorkflows: [String: String] = [:]
     public init() {}
 }
 
@@ -191,7 +193,8 @@ public final class Intake {
             return reject(c, "too large", "the file is over \(settings.maxManifestSize) bytes (max_manifest_size)")
         }
         let stem = DropNames.stem(of: c.name)
-        let parsed = ManifestParser.parse(bytes, fileName: c.name, catalog: catalog)
+        let parsed = ManifestParser.parse(bytes, fileName: c.name, catalog: catalog,
+                                          defaultWorkflow: settings.queueWorkflows[c.queue ?? "default"])
         switch parsed {
         case .failure(let err):
             Glibc.close(fd)
@@ -208,15 +211,16 @@ public final class Intake {
                 return reject(c, "invalid job id", "\(problem); the job id is the file name without .yaml")
             }
             let queue = c.queue ?? "default"
-            let executor = manifest.executor?.rawValue ?? settings.queueExecutors[queue] ?? settings.defaultExecutor
-            let now = Timestamp.rfc3339()
-            let status = JobStatus(
-                id: stem, state: .pending, workflow: manifest.workflowName, owner: Accounts.userName(st.st_uid),
-                queue: queue, priority: manifest.priority, description: manifest.description, submittedAt: now,
-                steps: manifest.resolvedSteps.map { StepStatus(name: $0.name) },
-                executor: ExecutorInfo(kind: executor))
+            let status = JobStatus.pending(
+                id: stem, manifest: manifest, owner: Accounts.userName(st.st_uid), queue: queue,
+                executor: executor(for: manifest, queue: queue), submittedAt: Timestamp.rfc3339())
             return .accept(Accepted(candidate: c, id: stem, status: status, uid: st.st_uid, fd: fd))
         }
+    }
+
+    /// The manifest's executor, else its queue's, else the config's.
+    func executor(for manifest: JobManifest, queue: String) -> String {
+        manifest.executor?.rawValue ?? settings.queueExecutors[queue] ?? settings.defaultExecutor
     }
 
     func reject(_ c: DropCandidate, _ reason: String, _ message: String) -> Outcome {

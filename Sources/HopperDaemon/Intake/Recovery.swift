@@ -25,7 +25,9 @@ public struct RecoveryReport: Sendable, Equatable {
 }
 
 public enum Recovery {
-    public static func run(layout: SpoolLayout, store: JobStore, logger: Logger) throws -> RecoveryReport {
+    /// `catalog` and `settings` rebuild a torn status.json from its manifest as Intake would.
+    public static func run(layout: SpoolLayout, store: JobStore, catalog: WorkflowCatalog?, settings: IntakeSettings,
+                           logger: Logger) throws -> RecoveryReport {
         var report = RecoveryReport()
         var touched: [String] = []
         for id in try FileOps.listDirectory(layout.staging) {
@@ -49,7 +51,7 @@ public enum Recovery {
         let indexed = try store.allIDs()
         var records: [JobRecord] = []
         for id in onDisk.subtracting(indexed).union(touched) {
-            if let record = try reindex(id: id, layout: layout, logger: logger, report: &report) {
+            if let record = try reindex(id: id, layout: layout, catalog: catalog, settings: settings, logger: logger, report: &report) {
                 records.append(record)
             }
         }
@@ -66,23 +68,33 @@ public enum Recovery {
     }
 
     /// A store record for `outbox/<id>/`, writing a fresh pending status.json if it is unreadable.
-    static func reindex(id: String, layout: SpoolLayout, logger: Logger, report: inout RecoveryReport) throws -> JobRecord? {
+    static func reindex(id: String, layout: SpoolLayout, catalog: WorkflowCatalog?, settings: IntakeSettings,
+                        logger: Logger, report: inout RecoveryReport) throws -> JobRecord? {
         let statusPath = layout.status(id)
-        let uid = Int64((try? FileOps.lstat(layout.manifest(id)))?.st_uid ?? 0)
-        if let bytes = try? FileOps.readFile(statusPath), let status = try? JSON.decode(JobStatus.self, from: bytes) {
-            return JobRecord(status: status, uid: uid)
-        }
         guard let st = try FileOps.lstat(layout.manifest(id)) else {
             logger.warning("recovery.no_manifest", metadata: ["job.id": "\(id)"])
             return nil
         }
-        let status = JobStatus(id: id, state: .pending, workflow: nil, owner: Accounts.userName(st.st_uid),
-                               queue: "default", priority: 0, description: nil,
-                               submittedAt: Timestamp.rfc3339(Double(st.st_mtim.tv_sec)), steps: [],
-                               executor: ExecutorInfo(kind: "local"))
+        if let bytes = try? FileOps.readFile(statusPath), let status = try? JSON.decode(JobStatus.self, from: bytes) {
+            return JobRecord(status: status, uid: Int64(st.st_uid))
+        }
+        // A power cut tore status.json: write it anew from the manifest (the queue it came from
+        // is not recorded elsewhere, so it becomes "default").
+        let owner = Accounts.userName(st.st_uid)
+        let submitted = Timestamp.rfc3339(Double(st.st_mtim.tv_sec))
+        let bytes = (try? FileOps.readFile(layout.manifest(id), limit: settings.maxManifestSize)) ?? []
+        var status: JobStatus
+        if case .success(.job(let manifest)) = ManifestParser.parse(bytes, fileName: "manifest.yaml", catalog: catalog) {
+            status = JobStatus.pending(id: id, manifest: manifest, owner: owner, queue: "default",
+                                       executor: manifest.executor?.rawValue ?? settings.defaultExecutor, submittedAt: submitted)
+        } else {
+            status = JobStatus(id: id, state: .pending, workflow: nil, owner: owner, queue: "default", priority: 0,
+                               description: nil, submittedAt: submitted, steps: [],
+                               executor: ExecutorInfo(kind: settings.defaultExecutor))
+        }
         try FileOps.writeAtomically(statusPath, try JSON.pretty(status))
         try FileOps.appendLine(layout.events(id), try JSON.line(JobEvent(event: "recovered", state: .pending,
-            message: "status.json was unreadable after a crash and was written anew")), durable: true)
+            message: "status.json was unreadable after a crash and was written anew from the manifest")), durable: true)
         report.rewrittenStatus += 1
         logger.warning("recovery.status_rewritten", metadata: ["job.id": "\(id)"])
         return JobRecord(status: status, uid: Int64(st.st_uid))

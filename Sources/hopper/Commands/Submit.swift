@@ -41,7 +41,8 @@ extension Hopper {
                 throw CLIError("\(problem); give one with --id")
             }
             let catalog = spool.workflows.map { WorkflowCatalog(directory: $0) }
-            switch ManifestParser.parse(bytes, fileName: name, catalog: catalog) {
+            let queueWorkflow = spool.config.queue(named: queue ?? "default")?.workflow
+            switch ManifestParser.parse(bytes, fileName: name, catalog: catalog, defaultWorkflow: queueWorkflow) {
             case .failure(let error):
                 Console.err(error.formatted + "\n")
                 throw CLIError("\(file) is not a valid manifest; nothing was submitted")

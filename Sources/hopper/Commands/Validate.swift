@@ -15,6 +15,9 @@ extension Hopper {
         @Option(help: ArgumentHelp("The workflow directory (default: the config's `workflows:`, then Workflows/ beside the spool).", valueName: "dir"))
         var workflows: String?
 
+        @Option(help: ArgumentHelp("Check as if dropped into inbox/<queue>/ (its default workflow applies).", valueName: "queue"))
+        var queue: String?
+
         @Flag(name: .shortAndLong, help: "Print nothing for valid files.")
         var quiet = false
 
@@ -44,7 +47,8 @@ extension Hopper {
                     bad += 1
                     continue
                 }
-                switch ManifestParser.parse(bytes, fileName: file, catalog: catalog) {
+                let queueWorkflow = resolved?.config.queue(named: queue ?? "default")?.workflow
+                switch ManifestParser.parse(bytes, fileName: file, catalog: catalog, defaultWorkflow: queueWorkflow) {
                 case .failure(let error):
                     print(error.formatted)
                     bad += 1

@@ -86,6 +86,8 @@ final class TestSpool {
     private(set) var daemon: Process?
     private var daemonLogs: [String] = []
     var extraEnv: [String: String] = [:]
+    /// A command the daemon is started through, e.g. `setpriv --reuid=…` to run it unprivileged.
+    var launcher: [String] = []
 
     /// A fresh spool under /tmp with the repository's Workflows/ and a config tuned for tests.
     init(config extra: String = "", copyWorkflows: Bool = true) throws {
@@ -121,8 +123,9 @@ final class TestSpool {
     @discardableResult
     func startDaemon(waitReady: Bool = true) throws -> Process {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Paths.hopper)
-        p.arguments = ["daemon", "--config", configPath]
+        let command = launcher + [Paths.hopper, "daemon", "--config", configPath]
+        p.executableURL = URL(fileURLWithPath: command[0])
+        p.arguments = Array(command.dropFirst())
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "HOPPER_SPOOL")
         for (k, v) in extraEnv { environment[k] = v }
