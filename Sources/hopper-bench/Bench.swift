@@ -43,8 +43,8 @@ final class BenchSpool {
     let layout: SpoolLayout
     let daemon: Process
 
-    init(config: String = "") throws {
-        base = "/tmp/hopper-bench-\(getpid())-\(Int(now() * 1000) % 1_000_000)"
+    init(in dir: String, config: String = "") throws {
+        base = "\(dir)/hopper-bench-\(getpid())-\(Int(now() * 1000) % 1_000_000)"
         layout = SpoolLayout(root: base + "/spool")
         try FileManager.default.createDirectory(atPath: base + "/Workflows", withIntermediateDirectories: true)
         try """
@@ -74,8 +74,12 @@ final class BenchSpool {
     func stop() {
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
-        try? FileManager.default.removeItem(atPath: base)
     }
+
+    /// Removed only at the end of the benchmark: on ext4 without a journal, inodes freed in the
+    /// last minute make every new inode slow to allocate (`recently_deleted`), which would
+    /// penalise the next run.
+    func remove() { try? FileManager.default.removeItem(atPath: base) }
 
     func writeManifest(_ path: String, sample: String) {
         let bytes = Array("workflow: bench\nparams:\n  sample: \(sample)\ndescription: benchmark\n".utf8)
@@ -83,8 +87,6 @@ final class BenchSpool {
         write(fd, bytes, bytes.count)
         close(fd)
     }
-
-    func outboxCount() -> Int { ((try? FileOps.listDirectory(layout.outbox)) ?? []).count - 1 }  // minus .staging
 }
 
 struct IntakeBench: ParsableCommand {
@@ -94,12 +96,18 @@ struct IntakeBench: ParsableCommand {
     @Option(help: "Manifests per run.") var count = 5000
     @Option(help: "Runs (the median is reported).") var runs = 3
     @Option(help: "Single drops for the latency figure.") var singles = 200
+    @Option(help: "Where the temporary spools go (the filesystem measured).") var dir = "/tmp"
 
     func run() throws {
         print("hopper \(HopperVersion.current) intake benchmark: \(count) manifests x \(runs) runs, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        let fs = (try? FileSystemKind.of(path: dir).name) ?? "?"
+        print("spools in \(dir) (\(fs))")
         var rates: [Double] = []
+        var spools: [BenchSpool] = []
+        defer { for s in spools { s.remove() } }
         for r in 1...runs {
-            let spool = try BenchSpool()
+            let spool = try BenchSpool(in: dir)
+            spools.append(spool)
             let prepared = spool.base + "/prepared"
             try FileManager.default.createDirectory(atPath: prepared, withIntermediateDirectories: true)
             for i in 0..<count { spool.writeManifest("\(prepared)/B\(i).yaml", sample: "B\(i)") }
@@ -107,7 +115,11 @@ struct IntakeBench: ParsableCommand {
             let t0 = now()
             for i in 0..<count { rename("\(prepared)/B\(i).yaml", "\(spool.layout.inbox)/B\(i).yaml") }
             let tDropped = now()
-            while spool.outboxCount() < count { usleep(2_000) }
+            // Walk the ids in order; each poll re-checks only the first one not yet seen.
+            var cursor = 0
+            while cursor < count {
+                if FileOps.exists(spool.layout.manifest("B\(cursor)")) { cursor += 1 } else { usleep(1_000) }
+            }
             let t1 = now()
             let rate = Double(count) / (t1 - t0)
             rates.append(rate)
@@ -117,7 +129,8 @@ struct IntakeBench: ParsableCommand {
         }
         print(String(format: "intake throughput (median of %d): %.0f manifests/s", runs, percentile(rates, 50)))
 
-        let spool = try BenchSpool()
+        let spool = try BenchSpool(in: dir)
+        spools.append(spool)
         var latencies: [Double] = []
         for i in 0..<singles {
             let tmp = spool.base + "/.s\(i).yaml"
