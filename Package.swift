@@ -49,7 +49,7 @@ let package = Package(
         ], swiftSettings: strict),
         // Benchmarks (not tests): `swift run -c release hopper-bench intake`.
         .executableTarget(name: "hopper-bench", dependencies: [
-            "HopperCore",
+            "HopperCore", "HopperStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 

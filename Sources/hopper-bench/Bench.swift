@@ -6,6 +6,7 @@
 import ArgumentParser
 import Foundation
 import HopperCore
+import HopperStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,7 @@ import Glibc
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hopper-bench", abstract: "Hopper benchmarks on the real daemon.",
-        subcommands: [IntakeBench.self])
+        subcommands: [IntakeBench.self, ListBench.self])
 }
 
 /// The `hopper` binary built beside this one.
@@ -143,5 +144,49 @@ struct IntakeBench: ParsableCommand {
         spool.stop()
         print(String(format: "single drop -> accepted (durable), %d drops: p50 %.1f ms, p99 %.1f ms",
                      singles, percentile(latencies, 50), percentile(latencies, 99)))
+    }
+}
+
+struct ListBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls", abstract: "Time `hopper ls` on a store holding N jobs.")
+
+    @Option(help: "Jobs in the store.") var jobs = 100_000
+    @Option(help: "Timed runs of each command.") var runs = 20
+
+    func run() throws {
+        let base = "/tmp/hopper-bench-ls-\(getpid())"
+        let layout = SpoolLayout(root: base + "/spool")
+        try layout.create()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let store = try JobStore(path: layout.database)
+        let states: [JobState] = [.completed, .completed, .completed, .failed, .running, .pending]
+        let t0 = now()
+        var batch: [JobRecord] = []
+        for i in 0..<jobs {
+            let state = states[i % states.count]
+            let t = Timestamp.rfc3339(1_790_000_000 + Double(i))
+            batch.append(JobRecord(id: "J\(i)", state: state, queue: "default", owner: "user\(i % 50)", uid: 1000,
+                                   priority: 0, workflow: "demo", description: nil, submittedAt: t))
+            if batch.count == 10_000 { try store.insert(batch); batch.removeAll() }
+        }
+        try store.insert(batch)
+        print(String(format: "hopper ls benchmark: %d jobs indexed in %.1f s", jobs, now() - t0))
+        let hopper = hopperBinary()
+        for args in [["ls"], ["ls", "--state", "failed", "--limit", "50"], ["ls", "--owner", "user7"], ["ls", "--json", "--limit", "1000"]] {
+            var times: [Double] = []
+            for _ in 0..<runs {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: hopper)
+                p.arguments = args + ["--spool", layout.root]
+                p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+                let t = now()
+                try p.run()
+                p.waitUntilExit()
+                times.append((now() - t) * 1000)
+            }
+            print(String(format: "hopper %@: p50 %.1f ms, p99 %.1f ms (whole command, %d runs)",
+                         args.joined(separator: " "), percentile(times, 50), percentile(times, 99), runs))
+        }
     }
 }
