@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Debian's libyaml-dev and libinotifytools0-dev, through system library targets.
@@ -35,15 +37,25 @@ let package = Package(
         .target(name: "HopperStore", dependencies: [
             "HopperCore", .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
-        // The daemon's services: intake (where a manifest becomes a job), heartbeat, wiring.
+        // Executors: workspaces, the local executor (steps under hopper-supervise), results.
+        .target(name: "HopperExec", dependencies: [
+            "HopperCore",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // The per-step supervisor (C, tiny, starts in well under a millisecond): runs one step in
+        // its session, caps its log, enforces its timeout, records pid, start and exit status.
+        .executableTarget(name: "hopper-supervise"),
+        // The daemon's services: intake (where a manifest becomes a job), scheduler, heartbeat.
         .target(name: "HopperDaemon", dependencies: [
-            "HopperCore", "HopperWatch", "HopperStore",
+            "HopperCore", "HopperWatch", "HopperStore", "HopperExec",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         // The one executable: `hopper submit|validate|status|ls|daemon`.
         .executableTarget(name: "hopper", dependencies: [
-            "HopperCore", "HopperStore", "HopperDaemon",
+            "HopperCore", "HopperStore", "HopperDaemon", "HopperExec", "hopper-supervise",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -58,8 +70,9 @@ let package = Package(
         .testTarget(name: "HopperWatchTests", dependencies: [
             "HopperWatch", "HopperCore", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        .testTarget(name: "HopperExecTests", dependencies: ["HopperExec", "HopperCore"], swiftSettings: strict),
         .testTarget(name: "HopperIntegrationTests", dependencies: [
-            "HopperCore", "HopperStore", "hopper",
+            "HopperCore", "HopperStore", "hopper", "hopper-supervise",
         ], swiftSettings: strict),
     ]
 )
