@@ -16,6 +16,38 @@ public enum StepState: String, Codable, Sendable {
     case pending, queued, running, completed, failed, skipped, cancelled
 }
 
+/// One attempt of a step: its history entry in `steps[].attempts`.
+public struct StepAttempt: Codable, Sendable, Equatable {
+    public var attempt: Int
+    public var state: StepState
+    public var startedAt: String?
+    public var finishedAt: String?
+    public var exitCode: Int?
+    /// Why it ended when that is not just an exit code: "timed out after 2h", "killed by signal 9", "cancelled".
+    public var message: String?
+
+    public init(attempt: Int, state: StepState, startedAt: String? = nil, finishedAt: String? = nil,
+                exitCode: Int? = nil, message: String? = nil) {
+        self.attempt = attempt; self.state = state; self.startedAt = startedAt; self.finishedAt = finishedAt
+        self.exitCode = exitCode; self.message = message
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case attempt, state, startedAt = "started_at", finishedAt = "finished_at", exitCode = "exit_code", message
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(attempt, forKey: .attempt)
+        try c.encode(state, forKey: .state)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(exitCode, forKey: .exitCode)
+        try c.encode(message, forKey: .message)
+    }
+}
+
+/// A step's current state (its latest attempt) and the history of every attempt.
 public struct StepStatus: Codable, Sendable, Equatable {
     public var name: String
     public var state: StepState
@@ -24,17 +56,37 @@ public struct StepStatus: Codable, Sendable, Equatable {
     public var finishedAt: String?
     public var exitCode: Int?
     public var log: String?
+    /// What the step is doing, e.g. "rule call (3 of 10)", or why it ended.
     public var detail: String?
+    /// The running step's own progress (0…1) where known.
+    public var progress: Double?
+    public var attempts: [StepAttempt]
 
     public init(name: String, state: StepState = .pending, attempt: Int = 0, startedAt: String? = nil,
-                finishedAt: String? = nil, exitCode: Int? = nil, log: String? = nil, detail: String? = nil) {
+                finishedAt: String? = nil, exitCode: Int? = nil, log: String? = nil, detail: String? = nil,
+                progress: Double? = nil, attempts: [StepAttempt] = []) {
         self.name = name; self.state = state; self.attempt = attempt; self.startedAt = startedAt
         self.finishedAt = finishedAt; self.exitCode = exitCode; self.log = log; self.detail = detail
+        self.progress = progress; self.attempts = attempts
     }
 
     enum CodingKeys: String, CodingKey {
         case name, state, attempt, startedAt = "started_at", finishedAt = "finished_at"
-        case exitCode = "exit_code", log, detail
+        case exitCode = "exit_code", log, detail, progress, attempts
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        state = try c.decode(StepState.self, forKey: .state)
+        attempt = try c.decode(Int.self, forKey: .attempt)
+        startedAt = try c.decodeIfPresent(String.self, forKey: .startedAt)
+        finishedAt = try c.decodeIfPresent(String.self, forKey: .finishedAt)
+        exitCode = try c.decodeIfPresent(Int.self, forKey: .exitCode)
+        log = try c.decodeIfPresent(String.self, forKey: .log)
+        detail = try c.decodeIfPresent(String.self, forKey: .detail)
+        progress = try c.decodeIfPresent(Double.self, forKey: .progress)
+        attempts = try c.decodeIfPresent([StepAttempt].self, forKey: .attempts) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -47,6 +99,8 @@ public struct StepStatus: Codable, Sendable, Equatable {
         try c.encode(exitCode, forKey: .exitCode)
         try c.encode(log, forKey: .log)
         try c.encode(detail, forKey: .detail)
+        try c.encode(progress, forKey: .progress)
+        try c.encode(attempts, forKey: .attempts)
     }
 }
 
