@@ -7,6 +7,7 @@
 //
 // DIAGNOSTICS: one logfmt line per event on stderr; `system/status.json` heartbeat.
 import HopperCore
+import HopperExec
 import HopperStore
 import HopperWatch
 import Logging
@@ -26,6 +27,8 @@ public struct DaemonOptions: Sendable {
     public var config: HopperConfig
     public var workflowDirectory: String?
     public var heartbeatInterval: Duration = .seconds(2)
+    /// The step supervisor; default: `hopper-supervise` beside the running executable.
+    public var supervisor: String?
 
     public init(layout: SpoolLayout, config: HopperConfig, workflowDirectory: String?) {
         self.layout = layout
@@ -76,8 +79,24 @@ public enum Daemon {
         let watcher = InboxWatcher(inbox: layout.inbox, settings: watch, logger: logger)
 
         await watcher.start()   // watches set up and the start-up scan begun: ready
+        var sched = SchedulerSettings()
+        sched.maxRunning = max(1, config.maxRunning)
+        sched.perOwnerRunning = config.perOwnerRunning
+        for q in config.queues { if let m = q.maxRunning { sched.perQueueRunning[q.name] = m } }
+        sched.defaultExecutor = config.executor.rawValue
+        sched.adminGroup = config.adminGroup
+        sched.workflowDirectory = options.workflowDirectory
+        sched.logCap = config.maxLogSize.bytes
+        sched.grace = config.killGrace.seconds
+        let executor = LocalExecutor(supervisor: options.supervisor ?? LocalExecutor.defaultSupervisor(), logger: logger)
+        guard access(executor.supervisor, X_OK) == 0 else {
+            throw DaemonError("the step supervisor \(executor.supervisor) is missing; install hopper-supervise beside hopper")
+        }
+        let scheduler = Scheduler(layout: layout, store: store, executor: executor, settings: sched, catalog: catalog, logger: logger)
+        await scheduler.load()
+
         let stats = IntakeStats()
-        let intakeService = IntakeService(watcher: watcher, intake: intake, stats: stats, logger: logger)
+        let intakeService = IntakeService(watcher: watcher, intake: intake, scheduler: scheduler, stats: stats, logger: logger)
         let heartbeat = HeartbeatService(layout: layout, store: store, watcher: watcher, stats: stats,
                                          interval: options.heartbeatInterval, logger: logger)
         logger.info("daemon.started", metadata: [

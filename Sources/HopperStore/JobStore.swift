@@ -100,14 +100,48 @@ public final class JobStore: Sendable {
             try db.create(index: "job_by_state", on: "job", columns: ["state", "submitted_at"])
             try db.create(index: "job_by_owner", on: "job", columns: ["owner", "submitted_at"])
         }
+        m.registerMigration("v2: plans") { db in
+            // The resolved manifest (workflow steps as they were at acceptance), as JSON.
+            try db.alter(table: "job") { t in t.add(column: "plan", .text) }
+        }
         return m
     }
 
     /// Inserts accepted jobs in one transaction. An id already present is replaced (reconcile).
-    public func insert(_ records: [JobRecord]) throws {
+    /// `plans` holds the resolved manifest of each job, as JSON.
+    public func insert(_ records: [JobRecord], plans: [String: String] = [:]) throws {
         guard !records.isEmpty else { return }
         try writer.write { db in
-            for r in records { try r.upsert(db) }
+            for r in records {
+                try r.upsert(db)
+                if let plan = plans[r.id] {
+                    try db.execute(sql: "UPDATE job SET plan = ? WHERE id = ?", arguments: [plan, r.id])
+                }
+            }
+        }
+    }
+
+    public func plan(id: String) throws -> String? {
+        try reader.read { db in try String.fetchOne(db, sql: "SELECT plan FROM job WHERE id = ?", arguments: [id]) }
+    }
+
+    public func setPlan(id: String, plan: String) throws {
+        try writer.write { db in try db.execute(sql: "UPDATE job SET plan = ? WHERE id = ?", arguments: [plan, id]) }
+    }
+
+    /// Records a job's new state.
+    public func setState(id: String, state: JobState) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE job SET state = ?, updated_at = ? WHERE id = ?",
+                           arguments: [state.rawValue, Timestamp.rfc3339(), id])
+        }
+    }
+
+    /// Jobs in the given states, oldest first (the scheduler's start-up load).
+    public func jobs(inStates states: [JobState]) throws -> [JobRecord] {
+        try reader.read { db in
+            try JobRecord.filter(states.map(\.rawValue).contains(Column("state")))
+                .order(Column("submitted_at"), Column("seq")).fetchAll(db)
         }
     }
 

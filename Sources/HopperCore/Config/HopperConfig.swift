@@ -21,6 +21,8 @@
 // | `mail_command`      | string               | `/usr/sbin/sendmail -t`          | sendmail-compatible                    |
 // | `min_free_space`    | size ≥ 0             | `1G`                             | intake pauses below this               |
 // | `log_level`         | debug … error        | `info`                           |                                        |
+// | `max_log_size`      | size > 0             | `100M`                           | per step log; the rest is dropped      |
+// | `kill_grace`        | duration ≥ 0         | `10s`                            | SIGTERM → SIGKILL on cancel/timeout    |
 // | `queues`            | name → QueueConfig   | none                             | `inbox/<name>/` defaults               |
 //
 // Relative paths are resolved against the directory holding the config file. Unknown keys
@@ -67,6 +69,10 @@ public struct HopperConfig: Sendable, Equatable {
     public var mailCommand = "/usr/sbin/sendmail -t"
     /// `min_free_space:` intake pauses while the outbox or workspaces have less free space.
     public var minFreeSpace = ByteSize.gib(1)
+    /// `max_log_size:` a step's log is cut at this size (the rest is counted and dropped).
+    public var maxLogSize = ByteSize.mib(100)
+    /// `kill_grace:` on cancel or timeout, SIGTERM to the step's process group, then SIGKILL after this.
+    public var killGrace = DurationValue(seconds: 10, text: "10s")
     /// `log_level:` the lowest level logged.
     public var logLevel: LogLevel = .info
     /// `queues:` `inbox/<name>/` sub-folders and their defaults, in file order.
@@ -160,7 +166,7 @@ extension HopperConfig {
 
     static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
                        "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
-                       "executor", "mail_command", "min_free_space", "log_level", "queues"]
+                       "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace"]
 
     /// Reads and checks a config file; relative paths are resolved against its directory.
     public static func load(path: String) throws(ManifestError) -> HopperConfig {
@@ -227,6 +233,8 @@ extension HopperConfig {
             case "executor": config.executor = c.choice(value, k, ExecutorKind.self) ?? config.executor
             case "mail_command": config.mailCommand = c.line(value, k) ?? config.mailCommand
             case "min_free_space": config.minFreeSpace = c.size(value, k, allowZero: true) ?? config.minFreeSpace
+            case "max_log_size": config.maxLogSize = c.size(value, k) ?? config.maxLogSize
+            case "kill_grace": config.killGrace = c.duration(value, k, allowZero: true) ?? config.killGrace
             case "log_level": config.logLevel = c.choice(value, k, LogLevel.self) ?? config.logLevel
             case "queues": config.queues = decodeQueues(value, k, &c)
             default: c.unknownKey(key, "", valid: keys)

@@ -21,8 +21,11 @@ public struct JobManifest: Sendable, Equatable, Codable {
     public var resolvedSteps: [Step]
     /// Every param, the workflow's defaults included.
     public var params: [String: ParamValue]
-    /// Input name → path, staged into the workspace's `inputs/`.
+    /// Input name → path, staged into the workspace's `inputs/` (a symlink, unless copied).
+    /// A relative path is relative to the spool root.
     public var inputs: [String: String]
+    /// Inputs given as `{path: …, stage: copy}`: copied into the workspace instead of linked.
+    public var copiedInputs: [String]?
     public var waitFor: WaitFor?
     public var executor: ExecutorKind?
     public var resources: Resources?
@@ -56,7 +59,7 @@ public struct JobManifest: Sendable, Equatable, Codable {
     /// JSON mirrors the manifest's own keys.
     enum CodingKeys: String, CodingKey {
         case version, params, inputs, executor, resources, priority, retries, timeout, notify, description
-        case workflowName = "workflow", resolvedSteps = "steps", waitFor = "wait_for"
+        case workflowName = "workflow", resolvedSteps = "steps", waitFor = "wait_for", copiedInputs = "copied_inputs"
     }
 
     static let keys = ["version", "workflow", "steps", "params", "inputs", "wait_for", "executor", "resources",
@@ -78,7 +81,7 @@ public struct JobManifest: Sendable, Equatable, Codable {
             case "workflow": workflowEntry = (key, value)
             case "steps": stepsEntry = (key, value)
             case "params": paramsEntry = (key, value)
-            case "inputs": m.inputs = decodeInputs(value, k, &c)
+            case "inputs": (m.inputs, m.copiedInputs) = decodeInputs(value, k, &c)
             case "wait_for": m.waitFor = WaitFor.decode(value, k, &c)
             case "executor": m.executor = c.choice(value, k, ExecutorKind.self)
             case "resources": m.resources = Resources.decode(value, k, &c)
@@ -220,16 +223,37 @@ public struct JobManifest: Sendable, Equatable, Codable {
         return .string(text)
     }
 
-    static func decodeInputs(_ node: YAMLNode, _ path: String, _ c: inout Checker) -> [String: String] {
-        guard let pairs = c.mapping(node, path) else { return [:] }
+    /// `name: path`, or `name: {path: path, stage: symlink|copy}`.
+    static func decodeInputs(_ node: YAMLNode, _ path: String, _ c: inout Checker) -> ([String: String], [String]?) {
+        guard let pairs = c.mapping(node, path) else { return ([:], nil) }
         var inputs: [String: String] = [:]
+        var copied: [String] = []
         var variables: [String: String] = [:]
         for (key, value) in pairs {
             let name = key.scalar ?? ""
             guard checkVariableName(name, key, path, kind: "input", prefix: "HOPPER_INPUT_", &variables, &c) else { continue }
-            if let file = c.line(value, Checker.join(path, name)) { inputs[name] = file }
+            let here = Checker.join(path, name)
+            if let fields = value.pairs {
+                var file: String?
+                for (fkey, fvalue) in fields {
+                    let f = fkey.scalar ?? ""
+                    switch f {
+                    case "path": file = c.line(fvalue, Checker.join(here, f))
+                    case "stage":
+                        if let mode = c.string(fvalue, Checker.join(here, f)) {
+                            if mode == "copy" { copied.append(name) } else if mode != "symlink" {
+                                c.error(fvalue, Checker.join(here, f), "expected one of symlink, copy; got \(quoted(mode))")
+                            }
+                        }
+                    default: c.unknownKey(fkey, here, valid: ["path", "stage"])
+                    }
+                }
+                if let file { inputs[name] = file } else { c.error(value, here, "missing required key \"path\"") }
+            } else if let file = c.line(value, here) {
+                inputs[name] = file
+            }
         }
-        return inputs
+        return (inputs, copied.isEmpty ? nil : copied.sorted())
     }
 
     /// Param and input names become environment variables: `[A-Za-z_][A-Za-z0-9_]*`, and no

@@ -17,3 +17,22 @@ public enum Accounts {
 
     public static var currentUser: String { userName(geteuid()) }
 }
+
+extension Accounts {
+    /// Whether the user `uid` (primary group `gid`) belongs to the group named `group`.
+    public static func isMember(uid: uid_t, gid: gid_t, ofGroup group: String) -> Bool {
+        var grp = Glibc.group()
+        var result: UnsafeMutablePointer<Glibc.group>?
+        var buf = [CChar](repeating: 0, count: 16384)
+        guard getgrnam_r(group, &grp, &buf, buf.count, &result) == 0, let g = result else { return false }
+        if g.pointee.gr_gid == gid { return true }
+        let name = userName(uid)
+        var member = g.pointee.gr_mem
+        while let m = member?.pointee {
+            let s = String(decoding: UnsafeRawBufferPointer(start: m, count: strlen(m)), as: UTF8.self)
+            if s == name { return true }
+            member = member! + 1
+        }
+        return false
+    }
+}

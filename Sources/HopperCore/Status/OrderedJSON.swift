@@ -40,11 +40,19 @@ public enum OrderedJSON {
         }
     }
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int?
-        init(stringValue: String) { self.stringValue = stringValue }
-        init(intValue: Int) { self.stringValue = String(intValue); self.intValue = intValue }
+    /// `s` as a JSON string literal (also a valid YAML double-quoted scalar).
+    public static func encodeString(_ s: String) -> [UInt8] {
+        var out: [UInt8] = []
+        writeString(s, into: &out)
+        return out
+    }
+
+    /// A coding key made of any string, for encoding dictionaries in a chosen order.
+    public struct Key: CodingKey {
+        public var stringValue: String
+        public var intValue: Int?
+        public init(stringValue: String) { self.stringValue = stringValue }
+        public init(intValue: Int) { self.stringValue = String(intValue); self.intValue = intValue }
     }
 
     struct NodeEncoder: Encoder {

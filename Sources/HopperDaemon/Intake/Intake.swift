@@ -43,6 +43,29 @@ public struct IntakeSettings: Sendable {
     public init() {}
 }
 
+/// A job just accepted: what the scheduler needs to queue it.
+public struct AcceptedJob: Sendable {
+    public var id: String
+    public var status: JobStatus
+    public var uid: uid_t
+    public var manifest: JobManifest
+}
+
+/// A control request found in the inbox, examined but not yet honoured or refused.
+public struct ControlDrop: Sendable {
+    public var candidate: DropCandidate
+    public var request: ControlRequest
+    public var uid: uid_t
+    public var gid: gid_t
+}
+
+/// What one batch produced.
+public struct IntakeBatch: Sendable {
+    public var counts = IntakeCounts()
+    public var accepted: [AcceptedJob] = []
+    public var controls: [ControlDrop] = []
+}
+
 public struct IntakeCounts: Sendable, Equatable {
     public var accepted = 0
     public var rejected = 0
@@ -72,6 +95,7 @@ public final class Intake {
         let status: JobStatus
         let uid: uid_t
         let fd: Int32
+        let manifest: JobManifest
         var staging: String = ""
     }
 
@@ -85,11 +109,14 @@ public final class Intake {
         case vanished
         case accept(Accepted)
         case reject(Rejected)
+        case control(ControlDrop)
     }
 
-    /// Handles one batch of candidates: every file that still exists ends in exactly one place.
+    /// Handles one batch of candidates: every manifest that still exists ends in exactly one
+    /// place; control requests are returned for the scheduler to honour or refuse (then `settle`).
     @discardableResult
-    public func process(_ batch: [DropCandidate]) -> IntakeCounts {
+    public func process(_ batch: [DropCandidate]) -> IntakeBatch {
+        var result = IntakeBatch()
         var counts = IntakeCounts()
         var seenPaths = Set<String>()
         var batchIDs = Set<String>()
@@ -102,6 +129,8 @@ public final class Intake {
                 counts.vanished += 1
             case .reject(let r):
                 rejected.append(r)
+            case .control(let c):
+                result.controls.append(c)
             case .accept(var a):
                 if batchIDs.contains(a.id) {
                     Glibc.close(a.fd)
@@ -125,12 +154,14 @@ public final class Intake {
                 return false
             }
         }
-        counts.accepted = commit(&accepted)
+        result.accepted = commit(&accepted)
+        counts.accepted = result.accepted.count
         counts.deferred = accepted.count - counts.accepted
         counts.rejected = reject(rejected)
         totals.accepted += counts.accepted
         totals.rejected += counts.rejected
-        return counts
+        result.counts = counts
+        return result
     }
 
     // MARK: - Examining one file
@@ -203,8 +234,7 @@ public final class Intake {
             return .reject(Rejected(candidate: c, reason: err.reason, diagnostics: diags))
         case .success(.control(let request)):
             Glibc.close(fd)
-            return reject(c, "control request not supported",
-                          "control requests (action: \(request.action.rawValue)) are not handled by hopper \(HopperVersion.current) yet")
+            return .control(ControlDrop(candidate: c, request: request, uid: st.st_uid, gid: st.st_gid))
         case .success(.job(let manifest)):
             if let problem = Names.jobIDProblem(stem) {
                 Glibc.close(fd)
@@ -214,7 +244,7 @@ public final class Intake {
             let status = JobStatus.pending(
                 id: stem, manifest: manifest, owner: Accounts.userName(st.st_uid), queue: queue,
                 executor: executor(for: manifest, queue: queue), submittedAt: Timestamp.rfc3339())
-            return .accept(Accepted(candidate: c, id: stem, status: status, uid: st.st_uid, fd: fd))
+            return .accept(Accepted(candidate: c, id: stem, status: status, uid: st.st_uid, fd: fd, manifest: manifest))
         }
     }
 
@@ -234,9 +264,9 @@ public final class Intake {
 
     // MARK: - Accepting
 
-    /// Stages, makes durable, commits by rename, indexes. Returns how many were committed.
-    func commit(_ jobs: inout [Accepted]) -> Int {
-        guard !jobs.isEmpty else { return 0 }
+    /// Stages, makes durable, commits by rename, indexes. Returns the committed jobs.
+    func commit(_ jobs: inout [Accepted]) -> [AcceptedJob] {
+        guard !jobs.isEmpty else { return [] }
         let bulk = jobs.count >= settings.syncfsThreshold
         var ready: [Accepted] = []
         for job in jobs {
@@ -259,7 +289,7 @@ public final class Intake {
             do { try FileOps.syncFileSystem(of: layout.outbox) } catch {
                 logger.error("intake.syncfs_failed", metadata: ["error": "\(error)"])
                 for job in ready { Glibc.close(job.fd); try? FileOps.removeTree(job.staging) }
-                return 0
+                return []
             }
         }
         var committed: [Accepted] = []
@@ -292,7 +322,9 @@ public final class Intake {
             }
         }
         do {
-            try store.insert(committed.map { JobRecord(status: $0.status, uid: Int64($0.uid)) })
+            var plans: [String: String] = [:]
+            for job in committed { plans[job.id] = Plan.encode(job.manifest) }
+            try store.insert(committed.map { JobRecord(status: $0.status, uid: Int64($0.uid)) }, plans: plans)
         } catch {
             // The outbox holds the jobs; the store is reconciled with it at the next start.
             logger.error("store.insert_failed", metadata: ["error": "\(error)"])
@@ -303,7 +335,7 @@ public final class Intake {
                 "job.workflow": "\(job.status.workflow ?? "-")",
             ])
         }
-        return committed.count
+        return committed.map { AcceptedJob(id: $0.id, status: $0.status, uid: $0.uid, manifest: $0.manifest) }
     }
 
     func write(_ path: String, _ bytes: [UInt8], durable: Bool) throws {
@@ -314,6 +346,32 @@ public final class Intake {
             try FileOps.fsync(fd, path: path)
         } else {
             try FileOps.writeNew(path, bytes)
+        }
+    }
+
+    // MARK: - Control requests
+
+    /// Moves an honoured request to `outbox/<job>/requests/`, or a refused one to `rejected/`.
+    public func settle(_ drop: ControlDrop, refusal: String?) {
+        if let refusal {
+            _ = reject([Rejected(candidate: drop.candidate, reason: "request refused", diagnostics: [Diagnostic(message: refusal)])])
+            return
+        }
+        let dir = layout.job(drop.request.job) + "/requests"
+        try? FileOps.makeDirectory(dir)
+        for n in 1...10_000 {
+            let name = n == 1 ? drop.candidate.name : "\(drop.candidate.name).\(n)"
+            do {
+                try FileOps.renameNoReplace(drop.candidate.path, dir + "/" + name)
+                try? FileOps.fsyncDirectory(dir)
+                try? FileOps.fsyncDirectory(drop.candidate.folder)
+                return
+            } catch where error.errno == EEXIST {
+                continue
+            } catch {
+                logger.error("request.move_failed", metadata: ["file": "\(drop.candidate.path)", "error": "\(error)"])
+                return
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 // IntakeService — feeds the watcher's candidates to the Intake, one batch at a time, on a
-// dedicated thread (the intake blocks in fsync; it must not hold a cooperative-pool thread).
+// dedicated thread (the intake blocks in fsync; it must not hold a cooperative-pool thread);
+// hands accepted jobs and control requests to the Scheduler.
 import Dispatch
 import HopperCore
 import HopperWatch
@@ -23,9 +24,15 @@ final class IntakeWorker: @unchecked Sendable {
     private let queue = DispatchQueue(label: "hopper.intake")
     init(_ intake: Intake) { self.intake = intake }
 
-    func process(_ batch: [DropCandidate]) async -> IntakeCounts {
+    func process(_ batch: [DropCandidate]) async -> IntakeBatch {
         await withCheckedContinuation { cont in
             queue.async { cont.resume(returning: self.intake.process(batch)) }
+        }
+    }
+
+    func settle(_ drop: ControlDrop, refusal: String?) async {
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            queue.async { self.intake.settle(drop, refusal: refusal); cont.resume() }
         }
     }
 }
@@ -33,12 +40,14 @@ final class IntakeWorker: @unchecked Sendable {
 public final class IntakeService: Service {
     let watcher: InboxWatcher
     let worker: IntakeWorker
+    let scheduler: Scheduler
     let stats: IntakeStats
     let logger: Logger
 
-    public init(watcher: InboxWatcher, intake: Intake, stats: IntakeStats, logger: Logger) {
+    public init(watcher: InboxWatcher, intake: Intake, scheduler: Scheduler, stats: IntakeStats, logger: Logger) {
         self.watcher = watcher
         self.worker = IntakeWorker(intake)
+        self.scheduler = scheduler
         self.stats = stats
         self.logger = logger
     }
@@ -47,13 +56,24 @@ public final class IntakeService: Service {
         let stream = watcher.batches  // the daemon started the watcher before the services
         await withGracefulShutdownHandler {
             for await batch in stream {
-                let counts = await worker.process(batch)
-                stats.add(counts)
-                if counts.deferred > 0 { watcher.rescanNow() }
+                let result = await worker.process(batch)
+                stats.add(result.counts)
+                if !result.accepted.isEmpty { await scheduler.submitted(result.accepted) }
+                // A request is acted on first, then its file moved: a crash in between leaves it
+                // in the inbox, where it is examined again (and refused if it no longer applies).
+                for drop in result.controls {
+                    let refusal = await scheduler.apply(drop)
+                    if let refusal {
+                        logger.notice("request.refused", metadata: ["job.id": "\(drop.request.job)", "request.action": "\(drop.request.action.rawValue)", "reason": "\(refusal)"])
+                    }
+                    await worker.settle(drop, refusal: refusal)
+                }
+                if result.counts.deferred > 0 { watcher.rescanNow() }
             }
         } onGracefulShutdown: { [watcher] in
             watcher.stop()
         }
+        await scheduler.stop()
         logger.info("intake.stopped")
     }
 }

@@ -46,7 +46,7 @@ extension Hopper {
             if let t = s.startedAt { lines.append("  started      \(t)") }
             if let t = s.finishedAt { lines.append("  finished     \(t)") }
             if let e = s.error {
-                lines.append("  error        \(e.step.map { "step \($0): " } ?? "")\(e.message)\(e.exitCode.map { " (exit \($0))" } ?? "")")
+                lines.append("  error        \(e.message)")
             }
             if !s.steps.isEmpty {
                 lines.append("  steps")

@@ -1,0 +1,16 @@
+// Plan — a job's resolved manifest (the workflow's steps as they were when it was accepted),
+// kept in the store so that editing a workflow never changes a job already accepted.
+import Foundation
+import HopperCore
+
+public enum Plan {
+    public static func encode(_ manifest: JobManifest) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return (try? e.encode(manifest)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    public static func decode(_ text: String) -> JobManifest? {
+        try? JSONDecoder().decode(JobManifest.self, from: Data(text.utf8))
+    }
+}

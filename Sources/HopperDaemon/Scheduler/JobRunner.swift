@@ -1,0 +1,400 @@
+// JobRunner — one job from start to end: workspace, steps with retries, results, status.
+//
+// Runs as its own task, outside the service group: a daemon that stops with SIGTERM or dies
+// with SIGKILL leaves the running step to its supervisor, and the next daemon resumes the job
+// here with `resuming: true`. The step whose status says `running` is then looked up by its
+// records: finished → its outcome is taken as if the daemon had watched it; still running →
+// adopted; never claimed → started under the same attempt number (the supervisor's claim makes
+// sure an attempt runs at most once).
+//
+// Every change is written to `outbox/<id>/status.json` (atomically) and, for transitions,
+// attempts and requests, as a line in `events.jsonl`. Terminal states are fsynced.
+import HopperCore
+import HopperExec
+import HopperStore
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class JobRunner: Sendable {
+    let id: String
+    let layout: SpoolLayout
+    let store: JobStore
+    let executor: LocalExecutor
+    let settings: SchedulerSettings
+    let catalog: WorkflowCatalog?
+    let logger: Logger
+    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let cancelledBy = Mutex<String?>(nil)
+
+    init(id: String, layout: SpoolLayout, store: JobStore, executor: LocalExecutor, settings: SchedulerSettings,
+         catalog: WorkflowCatalog?, logger: Logger) {
+        self.id = id; self.layout = layout; self.store = store; self.executor = executor
+        self.settings = settings; self.catalog = catalog
+        var l = logger
+        l[metadataKey: "job.id"] = "\(id)"
+        self.logger = l
+    }
+
+    func start(resuming: Bool, onFinish: @escaping @Sendable () async -> Void) {
+        let t = Task.detached { [self] in
+            await self.run(resuming: resuming)
+            await onFinish()
+        }
+        task.withLock { $0 = t }
+    }
+
+    func cancel(by user: String) {
+        cancelledBy.withLock { $0 = user }
+        JobRunner.event(layout, id, JobEvent(event: "request", state: nil, message: "cancel: accepted by \(user)"))
+        task.withLock { $0?.cancel() }
+    }
+
+    // MARK: - Running
+
+    func run(resuming: Bool) async {
+        guard var status = JobRunner.readStatus(layout, id) else {
+            logger.error("job.no_status")
+            return
+        }
+        guard let manifest = loadPlan(status) else {
+            finish(&status, state: .failed, error: JobErrorInfo(step: nil, message: "the job's plan cannot be read; drop the manifest again under a new id", exitCode: nil))
+            return
+        }
+        let now = Timestamp.rfc3339()
+        let wasRunning = status.state == .running
+        if !(resuming && wasRunning) {
+            status.state = .running
+            if status.startedAt == nil { status.startedAt = now }
+            status.finishedAt = nil
+            status.error = nil
+            save(status, event: JobEvent(event: "started", state: .running, message: resuming ? "resumed" : nil))
+        } else {
+            JobRunner.event(layout, id, JobEvent(event: "resumed", state: .running, message: "the daemon restarted; the job's steps were re-adopted"))
+        }
+        try? store.setState(id: id, state: .running)
+        logger.info("job.started", metadata: ["job.resuming": "\(resuming)"])
+
+        let workspace: PreparedWorkspace
+        do {
+            workspace = try Workspace.prepare(path: layout.workspace(id), jobID: id, manifest: manifest, spoolRoot: layout.root)
+        } catch {
+            let message = (error as? StagingError)?.message ?? "\(error)"
+            skipRemaining(&status, from: 0, detail: "not run: the inputs could not be staged")
+            finish(&status, state: .failed, error: JobErrorInfo(step: nil, message: message, exitCode: nil))
+            return
+        }
+        try? FileOps.makeDirectory(layout.job(id) + "/logs")
+
+        let jobStart = status.startedAt.flatMap(Timestamp.parse) ?? Timestamp.now()
+        let jobDeadline = manifest.timeout.map { jobStart + $0.seconds }
+
+        for (index, step) in manifest.resolvedSteps.enumerated() where index < status.steps.count {
+            if status.steps[index].state == .completed { continue }
+            let retries = step.retries ?? manifest.retries ?? 0
+            var resumeAttempt: Int? = (resuming && wasRunning && status.steps[index].state == .running) ? status.steps[index].attempt : nil
+            var failuresThisRun = 0
+            while true {
+                if let by = cancelledNow() {
+                    markCancelled(&status, index: index, by: by)
+                    return
+                }
+                let attempt = resumeAttempt ?? status.steps[index].attempt + 1
+                if resumeAttempt == nil { beginAttempt(&status, index: index, attempt: attempt) }
+                var timeout = step.timeout?.seconds
+                var timeoutReason = step.timeout.map { "step timeout \($0.text)" }
+                if let deadline = jobDeadline {
+                    let left = max(1, deadline - Timestamp.now())
+                    if timeout == nil || left < timeout! { timeout = left; timeoutReason = "job timeout \(manifest.timeout!.text)" }
+                }
+                let launch = StepLaunch(
+                    jobID: id, step: step.name, attempt: attempt, workspace: workspace.path,
+                    logPath: layout.job(id) + "/logs/\(step.name).log", command: command(for: step, workspace: workspace),
+                    environment: environment(step: step.name, attempt: attempt, manifest: manifest, workspace: workspace),
+                    timeout: timeout, grace: settings.grace, logCap: settings.logCap)
+                let outcome: StepOutcome
+                if resumeAttempt != nil, case .notStarted = LocalExecutor.inspect(recordPath: launch.recordPath) {
+                    outcome = await executor.run(launch)
+                } else if resumeAttempt != nil {
+                    outcome = await executor.adopt(recordPath: launch.recordPath, grace: settings.grace)
+                } else {
+                    outcome = await executor.run(launch)
+                }
+                resumeAttempt = nil
+                if outcome.kind == .cancelled || cancelledNow() != nil {
+                    endAttempt(&status, index: index, outcome: outcome, state: .cancelled, message: "cancelled")
+                    markCancelled(&status, index: index, by: cancelledNow() ?? "request")
+                    return
+                }
+                if outcome.succeeded {
+                    endAttempt(&status, index: index, outcome: outcome, state: .completed, message: nil)
+                    if let problem = publish(step: step, status: &status) {
+                        status.steps[index].state = .failed
+                        status.steps[index].detail = problem
+                        skipRemaining(&status, from: index + 1, detail: "not run: an earlier step failed")
+                        finish(&status, state: .failed, error: JobErrorInfo(step: step.name, message: problem, exitCode: nil))
+                        return
+                    }
+                    save(status, event: nil)
+                    break
+                }
+                var message = "step \(step.name) \(outcome.summary)"
+                if outcome.kind == .timeout, let reason = timeoutReason { message = "step \(step.name) timed out (\(reason))" }
+                endAttempt(&status, index: index, outcome: outcome, state: .failed, message: message)
+                failuresThisRun += 1
+                let jobExpired = jobDeadline.map { Timestamp.now() >= $0 } ?? false
+                if failuresThisRun <= retries && !jobExpired {
+                    let delay = min(30.0, 0.5 * Double(1 << min(failuresThisRun - 1, 6)))
+                    JobRunner.event(layout, id, JobEvent(event: "retry", state: .running, step: step.name,
+                        message: "\(message); attempt \(attempt + 1) of \(retries + 1) in \(delay) s"))
+                    logger.notice("step.retry", metadata: ["step.name": "\(step.name)", "step.attempt": "\(attempt)"])
+                    try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+                    continue
+                }
+                skipRemaining(&status, from: index + 1, detail: "not run: an earlier step failed")
+                finish(&status, state: .failed, error: JobErrorInfo(step: step.name, message: message, exitCode: outcome.exitCode))
+                return
+            }
+        }
+        finish(&status, state: .completed, error: nil)
+    }
+
+    // MARK: - Steps
+
+    func command(for step: Step, workspace: PreparedWorkspace) -> StepCommand {
+        switch step.kind {
+        case .run(let script):
+            return .shell(script)
+        case .mock(let mock):
+            return .mock(seconds: mock.duration.seconds, failRate: mock.failRate, seed: UInt64(mock.seed ?? 0))
+        case .snakemake(let sm):
+            var argv = ["snakemake", "--snakefile", sm.snakefile, "--directory", workspace.path,
+                        "--configfile", workspace.path + "/config.yaml", "--cores", String(sm.cores)]
+            argv += sm.args
+            argv += sm.targets
+            return .argv(argv)
+        }
+    }
+
+    func environment(step: String, attempt: Int, manifest: JobManifest, workspace: PreparedWorkspace) -> [String: String] {
+        var env: [String: String] = [:]
+        for key in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME"] {
+            if let v = getenv(key) { env[key] = String(decoding: UnsafeRawBufferPointer(start: v, count: strlen(v)), as: UTF8.self) }
+        }
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
+        env["TMPDIR"] = workspace.path + "/tmp"
+        env["HOPPER_JOB_ID"] = id
+        env["HOPPER_STEP"] = step
+        env["HOPPER_WORKSPACE"] = workspace.path
+        env["HOPPER_ATTEMPT"] = String(attempt)
+        if let dir = settings.workflowDirectory { env["HOPPER_WORKFLOW_DIR"] = dir }
+        for (name, value) in manifest.params { env["HOPPER_PARAM_" + Names.environmentName(name)] = value.stringValue }
+        for (name, path) in workspace.inputs { env["HOPPER_INPUT_" + Names.environmentName(name)] = path }
+        return env
+    }
+
+    func beginAttempt(_ status: inout JobStatus, index: Int, attempt: Int) {
+        let now = Timestamp.rfc3339()
+        var step = status.steps[index]
+        step.state = .running
+        step.attempt = attempt
+        step.startedAt = now
+        step.finishedAt = nil
+        step.exitCode = nil
+        step.detail = nil
+        step.progress = nil
+        step.log = "logs/\(step.name).log"
+        step.attempts.append(StepAttempt(attempt: attempt, state: .running, startedAt: now))
+        status.steps[index] = step
+        status.currentStep = step.name
+        status.progress = JobRunner.progress(status)
+        save(status, event: JobEvent(event: "step_started", state: .running, step: step.name, message: "attempt \(attempt)"))
+        logger.info("step.started", metadata: ["step.name": "\(step.name)", "step.attempt": "\(attempt)"])
+    }
+
+    func endAttempt(_ status: inout JobStatus, index: Int, outcome: StepOutcome, state: StepState, message: String?) {
+        let finished = outcome.finishedAt.map { Timestamp.rfc3339($0) } ?? Timestamp.rfc3339()
+        var step = status.steps[index]
+        step.state = state
+        step.finishedAt = finished
+        step.exitCode = outcome.exitCode
+        step.detail = message
+        if outcome.logDropped > 0 { step.detail = (message.map { $0 + "; " } ?? "") + "log capped, \(outcome.logDropped) bytes dropped" }
+        if let i = step.attempts.lastIndex(where: { $0.attempt == step.attempt }) {
+            step.attempts[i].state = state
+            step.attempts[i].finishedAt = finished
+            step.attempts[i].exitCode = outcome.exitCode
+            step.attempts[i].message = state == .completed ? nil : outcome.summary
+        } else {
+            step.attempts.append(StepAttempt(attempt: step.attempt, state: state, startedAt: step.startedAt, finishedAt: finished,
+                                             exitCode: outcome.exitCode, message: outcome.summary))
+        }
+        status.steps[index] = step
+        status.progress = JobRunner.progress(status)
+        JobRunner.event(layout, id, JobEvent(event: "step_finished", state: .running, step: step.name,
+                                             message: "attempt \(step.attempt) \(state.rawValue): \(outcome.summary)"))
+        logger.info("step.finished", metadata: ["step.name": "\(step.name)", "step.attempt": "\(step.attempt)",
+                                                "step.state": "\(state.rawValue)", "step.exit_code": "\(outcome.exitCode.map(String.init) ?? "-")"])
+    }
+
+    /// Publishes a completed step's outputs; returns a problem that fails the job, or nil.
+    func publish(step: Step, status: inout JobStatus) -> String? {
+        guard !step.outputs.isEmpty else { return nil }
+        let publisher = ResultPublisher(workspace: layout.workspace(id), results: layout.job(id) + "/results")
+        do {
+            let report = try publisher.publish(patterns: step.outputs)
+            var byPath: [String: ResultFile] = [:]
+            for r in status.results { byPath[r.path] = r }
+            for r in report.files { byPath[r.path] = r }
+            status.results = byPath.keys.sorted().map { byPath[$0]! }
+            try publisher.writeChecksums(status.results)
+            for warning in report.warnings + report.unmatched.map({ "output pattern \($0) matched no file" }) {
+                JobRunner.event(layout, id, JobEvent(event: "results_warning", state: .running, step: step.name, message: warning))
+            }
+            return nil
+        } catch {
+            return "publishing the results of step \(step.name) failed: \(error)"
+        }
+    }
+
+    func skipRemaining(_ status: inout JobStatus, from index: Int, detail: String) {
+        guard index < status.steps.count else { return }
+        for i in index..<status.steps.count where status.steps[i].state != .completed {
+            status.steps[i].state = .skipped
+            status.steps[i].detail = detail
+        }
+    }
+
+    func markCancelled(_ status: inout JobStatus, index: Int, by user: String) {
+        if status.steps[index].state == .running || status.steps[index].state == .pending {
+            status.steps[index].state = index < status.steps.count && status.steps[index].attempt > 0 ? .cancelled : .skipped
+        }
+        skipRemaining(&status, from: index + 1, detail: "not run: the job was cancelled")
+        finish(&status, state: .cancelled, error: nil, message: "cancelled by \(user)")
+    }
+
+    func finish(_ status: inout JobStatus, state: JobState, error: JobErrorInfo?, message: String? = nil) {
+        status.state = state
+        status.finishedAt = Timestamp.rfc3339()
+        status.currentStep = nil
+        status.error = error
+        status.progress = JobRunner.progress(status)
+        save(status, event: JobEvent(event: state.rawValue, state: state, step: error?.step, message: message ?? error?.message), durable: true)
+        try? store.setState(id: id, state: state)
+        logger.info("job.finished", metadata: ["job.state": "\(state.rawValue)", "job.error": "\(error?.message ?? "-")"])
+    }
+
+    func cancelledNow() -> String? {
+        if let by = cancelledBy.withLock({ $0 }) { return by }
+        return Task.isCancelled ? "request" : nil
+    }
+
+    func save(_ status: JobStatus, event: JobEvent?, durable: Bool = false) {
+        do {
+            try FileOps.writeAtomically(layout.status(id), try JSON.pretty(status), durable: durable)
+        } catch {
+            logger.error("status.write_failed", metadata: ["error": "\(error)"])
+        }
+        if let event { JobRunner.event(layout, id, event, durable: durable) }
+    }
+
+    func loadPlan(_ status: JobStatus) -> JobManifest? {
+        if let text = try? store.plan(id: id), let plan = Plan.decode(text) { return plan }
+        // No plan stored (a job indexed by recovery): resolve the manifest now.
+        guard let bytes = try? FileOps.readFile(layout.manifest(id), limit: 1 << 20),
+              case .success(.job(let manifest)) = ManifestParser.parse(bytes, fileName: "manifest.yaml", catalog: catalog)
+        else { return nil }
+        try? store.setPlan(id: id, plan: Plan.encode(manifest))
+        return manifest
+    }
+
+    // MARK: - Shared helpers (also for jobs that are not running)
+
+    static func progress(_ status: JobStatus) -> Double {
+        guard !status.steps.isEmpty else { return status.state == .completed ? 1 : 0 }
+        var done = 0.0
+        for step in status.steps {
+            switch step.state {
+            case .completed, .skipped: done += 1
+            case .running: done += step.progress ?? 0
+            default: break
+            }
+        }
+        return min(1, done / Double(status.steps.count))
+    }
+
+    static func readStatus(_ layout: SpoolLayout, _ id: String) -> JobStatus? {
+        guard let bytes = try? FileOps.readFile(layout.status(id)) else { return nil }
+        return try? JSON.decode(JobStatus.self, from: bytes)
+    }
+
+    static func event(_ layout: SpoolLayout, _ id: String, _ event: JobEvent, durable: Bool = false) {
+        if let line = try? JSON.line(event) { try? FileOps.appendLine(layout.events(id), line, durable: durable) }
+    }
+
+    static func write(_ layout: SpoolLayout, _ status: JobStatus, durable: Bool) {
+        if let bytes = try? JSON.pretty(status) { try? FileOps.writeAtomically(layout.status(status.id), bytes, durable: durable) }
+    }
+
+    /// A pending job cancelled before it started: it never starts.
+    static func cancelPending(id: String, layout: SpoolLayout, store: JobStore, by user: String, logger: Logger) {
+        guard var status = readStatus(layout, id) else { return }
+        event(layout, id, JobEvent(event: "request", state: nil, message: "cancel: accepted by \(user)"))
+        for i in status.steps.indices where status.steps[i].state == .pending {
+            status.steps[i].state = .skipped
+            status.steps[i].detail = "not run: the job was cancelled"
+        }
+        status.state = .cancelled
+        status.finishedAt = Timestamp.rfc3339()
+        status.progress = progress(status)
+        write(layout, status, durable: true)
+        event(layout, id, JobEvent(event: "cancelled", state: .cancelled, message: "cancelled by \(user) before it started"), durable: true)
+        try? store.setState(id: id, state: .cancelled)
+    }
+
+    /// retry (steps nil: every unfinished step) or rerun (steps: these, or all when empty):
+    /// the steps go back to pending (their attempts stay in the history), the job to pending.
+    static func requeue(id: String, layout: SpoolLayout, store: JobStore, steps: [String]?, action: String, by user: String, logger: Logger) {
+        guard var status = readStatus(layout, id) else { return }
+        for i in status.steps.indices {
+            let reset: Bool
+            if let steps {
+                reset = steps.isEmpty || steps.contains(status.steps[i].name)
+            } else {
+                reset = status.steps[i].state != .completed
+            }
+            if reset {
+                status.steps[i].state = .pending
+                status.steps[i].detail = nil
+                status.steps[i].progress = nil
+                status.steps[i].exitCode = nil
+                status.steps[i].startedAt = nil
+                status.steps[i].finishedAt = nil
+            }
+        }
+        status.state = .pending
+        status.error = nil
+        status.finishedAt = nil
+        status.currentStep = nil
+        status.progress = progress(status)
+        let which = steps.map { $0.isEmpty ? "all steps" : $0.joined(separator: ", ") } ?? "from the first unfinished step"
+        event(layout, id, JobEvent(event: "request", state: .pending, message: "\(action): accepted by \(user) (\(which))"))
+        write(layout, status, durable: true)
+        try? store.setState(id: id, state: .pending)
+    }
+
+    /// Removes the workspace of a finished job; the outbox stays.
+    static func clean(id: String, layout: SpoolLayout, by user: String, logger: Logger) {
+        let path = layout.workspace(id)
+        let existed = FileOps.exists(path)
+        do {
+            try FileOps.removeTree(path)
+            event(layout, id, JobEvent(event: "request", state: nil,
+                                       message: "clean: accepted by \(user); " + (existed ? "workspace removed" : "there was no workspace")))
+        } catch {
+            event(layout, id, JobEvent(event: "request", state: nil, message: "clean: accepted by \(user); removing the workspace failed: \(error)"))
+        }
+    }
+}
