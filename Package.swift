@@ -55,11 +55,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
-        // The one executable: `hopper submit|validate|status|ls|daemon`.
+        // The one executable: `hopper submit|validate|status|ls|wait|logs|results|cancel|retry|rerun|clean|daemon`.
         .executableTarget(name: "hopper", dependencies: [
             "HopperCore", "HopperStore", "HopperDaemon", "HopperExec", "hopper-supervise",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         // Benchmarks (not tests): `swift run -c release hopper-bench intake`.
         .executableTarget(name: "hopper-bench", dependencies: [

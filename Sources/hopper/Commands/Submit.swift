@@ -1,4 +1,4 @@
-// hopper submit — validates a manifest, then drops it atomically (`.ID.yaml.tmp`, fsync, rename).
+// hopper submit — validates a manifest, then drops it atomically (`.ID.yaml.tmp`, fsync, rename; see Drop.swift).
 import ArgumentParser
 import HopperCore
 #if canImport(Glibc)
@@ -57,37 +57,17 @@ extension Hopper {
             let folder = spool.layout.inbox(queue: queue)
             if queue != nil { try? FileOps.makeDirectory(folder, mode: 0o1777) }
             guard FileOps.isDirectory(folder) else { throw CLIError("\(folder) does not exist") }
-            let tmp = folder + "/." + jobID + ".yaml.tmp"
-            let final = folder + "/" + jobID + ".yaml"
             do {
-                let fd = try FileOps.open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode: 0o644)
-                defer { close(fd) }
-                try FileOps.writeAll(fd, bytes, path: tmp)
-                try FileOps.fsync(fd, path: tmp)
+                try dropFile(bytes, named: jobID + ".yaml", into: folder)
             } catch {
-                unlink(tmp)
-                throw CLIError("cannot write into \(folder): \(error)")
+                if error.nameTaken { throw CLIError("a manifest named \(jobID).yaml is already waiting in \(folder)") }
+                switch error.stage {
+                case .write: throw CLIError("cannot write into \(folder): \(error.cause)")
+                case .rename: throw CLIError("cannot drop \(folder)/\(jobID).yaml: \(error.cause.message)")
+                }
             }
-            do {
-                try renameNoReplace(tmp, final)
-            } catch {
-                unlink(tmp)
-                if error.errno == EEXIST { throw CLIError("a manifest named \(jobID).yaml is already waiting in \(folder)") }
-                throw CLIError("cannot drop \(final): \(error.message)")
-            }
-            try? FileOps.fsyncDirectory(folder)
             print(jobID)
             if let warning = daemonWarning(spool.layout) { Console.err("hopper: warning: \(warning)\n") }
-        }
-
-        /// renameat2(RENAME_NOREPLACE); filesystems without it (NFS before 4.x servers) get a checked rename.
-        func renameNoReplace(_ from: String, _ to: String) throws(SystemError) {
-            do {
-                try FileOps.renameNoReplace(from, to)
-            } catch where error.errno == EINVAL || error.errno == ENOSYS {
-                if FileOps.exists(to) { throw SystemError("rename", path: to, errno: EEXIST) }
-                try FileOps.rename(from, to)
-            }
         }
     }
 }

@@ -1,0 +1,209 @@
+// hopper cancel | retry | rerun | clean — write a control request (SPEC §4) and wait for the
+// daemon to take it.
+//
+// The request is a small YAML file (`action:`, `job:`, for rerun `steps:`) dropped into the
+// inbox like a manifest (Drop.swift), named `<id>.<action>.<unix-ms>.<pid>.yaml`. The command
+// refuses at once when the job does not exist or is in a state where the action means
+// nothing; the daemon checks again (and checks that the request's owner may act on the job).
+// Then it waits until the daemon has taken the file: moved to `outbox/<id>/requests/<file>`
+// (honoured) or to `rejected/<file>` with `<file>.error.json` saying why (refused).
+//
+// DIAGNOSTICS: `cancel S001: accepted` (exit 0); `hopper: cancel S001 refused: <why>` (exit 1);
+// when the daemon has not taken the request within --wait-timeout, where the request waits
+// and whether a daemon runs (exit 0: the request stands).
+import ArgumentParser
+import HopperCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Hopper {
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a job: a pending job never starts, a running step is killed.")
+
+        @OptionGroup var spoolOptions: SpoolOptions
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @OptionGroup var request: RequestOptions
+
+        func validate() throws { try RequestOptions.check(id: id) }
+
+        func run() async throws {
+            try await request.send(.cancel, job: id, steps: nil, spool: spoolOptions.resolve())
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a failed or cancelled job again from its first unfinished step.")
+
+        @OptionGroup var spoolOptions: SpoolOptions
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @OptionGroup var request: RequestOptions
+
+        func validate() throws { try RequestOptions.check(id: id) }
+
+        func run() async throws {
+            try await request.send(.retry, job: id, steps: nil, spool: spoolOptions.resolve())
+        }
+    }
+
+    struct Rerun: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run steps of a finished job again, as new attempts (default: every step).")
+
+        @OptionGroup var spoolOptions: SpoolOptions
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+
+        @Option(name: .customLong("step"), help: ArgumentHelp("A step to run again (repeat for more; default: all).", valueName: "name"))
+        var steps: [String] = []
+
+        @OptionGroup var request: RequestOptions
+
+        func validate() throws {
+            try RequestOptions.check(id: id)
+            for step in steps where !Names.isValid(step, maxLength: 64) {
+                throw ValidationError("step name \(String(reflecting: step)) is not valid")
+            }
+        }
+
+        func run() async throws {
+            var unique: [String] = []
+            for step in steps where !unique.contains(step) { unique.append(step) }
+            try await request.send(.rerun, job: id, steps: unique.isEmpty ? nil : unique, spool: spoolOptions.resolve())
+        }
+    }
+
+    struct Clean: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a finished job's workspace; the outbox stays.")
+
+        @OptionGroup var spoolOptions: SpoolOptions
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @OptionGroup var request: RequestOptions
+
+        func validate() throws { try RequestOptions.check(id: id) }
+
+        func run() async throws {
+            try await request.send(.clean, job: id, steps: nil, spool: spoolOptions.resolve())
+        }
+    }
+}
+
+extension ControlAction {
+    /// The states in which the action means something (the daemon applies the same rule).
+    var appliesTo: [JobState] {
+        switch self {
+        case .cancel: [.pending, .waiting, .queued, .running]
+        case .retry: [.failed, .cancelled]
+        case .rerun, .clean: [.completed, .failed, .cancelled]
+        }
+    }
+
+    /// "pending, waiting, queued or running"
+    var appliesToText: String {
+        let names = appliesTo.map(\.rawValue)
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
+}
+
+/// How long to wait for the daemon to take a request; the sending itself.
+struct RequestOptions: ParsableArguments {
+    @Option(name: .customLong("wait-timeout"),
+            help: ArgumentHelp("How long to wait for the daemon to take the request, e.g. 15s, 2m.", valueName: "duration"))
+    var waitTimeout: String = "15s"
+
+    @Flag(name: .customLong("no-wait"), help: "Return as soon as the request is in the inbox.")
+    var noWait = false
+
+    func validate() throws {
+        if DurationValue(waitTimeout) == nil {
+            throw ValidationError("--wait-timeout \(String(reflecting: waitTimeout)) is not a duration (e.g. 500ms, 15s, 2m)")
+        }
+    }
+
+    static func check(id: String) throws {
+        if let problem = Names.jobIDProblem(id) { throw ValidationError(problem) }
+    }
+
+    /// The request file's text. Ids and step names match `Names.idRule`, so quoting is enough.
+    static func yaml(_ action: ControlAction, job: String, steps: [String]?) -> String {
+        var text = "action: \(action.rawValue)\njob: \"\(job)\"\n"
+        if let steps { text += "steps: [" + steps.map { "\"\($0)\"" }.joined(separator: ", ") + "]\n" }
+        return text
+    }
+
+    func send(_ action: ControlAction, job id: String, steps: [String]?, spool: SpoolOptions.Resolved) async throws {
+        let layout = spool.layout
+        let status = try loadJob(id, layout)
+        guard action.appliesTo.contains(status.state) else {
+            throw CLIError("job \(id) is \(status.state.rawValue); \(action.rawValue) applies to \(action.appliesToText) jobs")
+        }
+        if let steps {
+            let known = status.steps.map(\.name)
+            for step in steps where !known.contains(step) {
+                throw CLIError("job \(id) has no step \(String(reflecting: step)); its steps are \(known.joined(separator: ", "))")
+            }
+        }
+
+        let millis = Int64((Timestamp.now() * 1000).rounded(.down))
+        let name = "\(id).\(action.rawValue).\(millis).\(getpid()).yaml"
+        let path: String
+        do {
+            path = try dropFile(Array(Self.yaml(action, job: id, steps: steps).utf8), named: name, into: layout.inbox)
+        } catch {
+            throw CLIError("cannot write the \(action.rawValue) request into \(layout.inbox): \(error.cause)")
+        }
+        let what = "\(action.rawValue) \(id)"
+        if noWait {
+            print("\(what): requested (\(path))")
+            if let warning = daemonWarning(layout) { Console.err("hopper: warning: \(warning)\n") }
+            return
+        }
+
+        let timeout = DurationValue(waitTimeout) ?? DurationValue(seconds: 15)
+        let honoured = layout.job(id) + "/requests/" + name
+        let refused = layout.rejected + "/" + name
+        let deadline = ContinuousClock.now + timeout.duration
+        while true {
+            if FileOps.exists(honoured) {
+                print("\(what): accepted")
+                return
+            }
+            if FileOps.exists(refused) {
+                throw CLIError("\(what) refused: \(try await refusal(refused))")
+            }
+            let left = deadline - ContinuousClock.now
+            if left <= .zero { break }
+            try await Task.sleep(for: min(left, .milliseconds(200)))
+        }
+        if let warning = daemonWarning(layout) {
+            print("\(what): requested; the request waits in the inbox (\(path))")
+            Console.err("hopper: warning: \(warning)\n")
+        } else {
+            print("\(what): requested; a daemon is running but has not taken the request within \(timeout) (it waits in \(path))")
+        }
+    }
+
+    /// The first reason in `rejected/<file>.error.json` (the daemon writes it before moving the file).
+    func refusal(_ rejected: String) async throws -> String {
+        for attempt in 0..<10 {
+            if let bytes = try? FileOps.readFile(rejected + ".error.json"),
+               let r = try? JSON.decode(Rejection.self, from: bytes) {
+                return r.errors.first?.message ?? r.reason
+            }
+            if attempt < 9 { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        return "see \(rejected)"
+    }
+}
+
+/// A job's status.json, or a one-line error saying where the job is (inbox, rejected, unknown).
+func loadJob(_ id: String, _ layout: SpoolLayout) throws -> JobStatus {
+    guard let bytes = try? FileOps.readFile(layout.status(id)) else { throw CLIError(whereabouts(id, layout)) }
+    do {
+        return try JSON.decode(JobStatus.self, from: bytes)
+    } catch {
+        throw CLIError("\(layout.status(id)) is not a valid status file: \(error)")
+    }
+}
