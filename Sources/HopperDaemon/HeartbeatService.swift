@@ -25,7 +25,7 @@ public final class HeartbeatService: Service {
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             write(state: "running")
-            try? await Task.sleep(for: interval)  // cancelled on graceful shutdown (cancelOnGracefulShutdown)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
         write(state: "stopped")
     }

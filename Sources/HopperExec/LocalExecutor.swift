@@ -128,7 +128,8 @@ public final class LocalExecutor: Sendable {
         var options = PlatformOptions()
         options.createSession = true
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .milliseconds(Int64(launch.grace * 1000)))]
-        let env = launch.environment.map { Array("\($0.key)=\($0.value)".utf8) }
+        // KEY=VALUE with the C string terminator: swift-subprocess strdup()s these bytes.
+        let env = launch.environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] }
         let started = Timestamp.now()
         var status: TerminationStatus?
         do {

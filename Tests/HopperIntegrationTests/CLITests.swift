@@ -92,7 +92,7 @@ extension Integration {
             let limited = try spool.hopper("ls", "--spool", spool.root, "--limit", "2", "--json")
             let rows = limited.stdout.split(separator: "\n")
             #expect(rows.count == 2 && rows[0].contains("\"id\":\"L4\""))
-            let none = try spool.hopper("ls", "--spool", spool.root, "--state", "running")
+            let none = try spool.hopper("ls", "--spool", spool.root, "--state", "failed")
             #expect(none.stdout == "no jobs\n")
             let badState = try spool.hopper("ls", "--spool", spool.root, "--state", "runing")
             #expect(badState.code != 0 && badState.stderr.contains("unknown state \"runing\""))

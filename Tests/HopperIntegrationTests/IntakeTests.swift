@@ -12,8 +12,11 @@ import Glibc
 extension Integration {
     @Suite struct Intake {
         @Test func acceptedManifestBecomesPendingJob() throws {
-            let spool = try TestSpool()
+            let spool = try TestSpool(config: "max_running: 1")
             try spool.startDaemon()
+            // Occupy the only slot, so that the job stays pending.
+            try spool.drop("busy.yaml", "steps: [{name: a, run: \"sleep 30\"}]\n")
+            try spool.waitFor("busy", [.running])
             let manifest = demoManifest(sample: "S001", priority: 5)
             try spool.drop("S001-qc.yaml", manifest)
             #expect(eventually { spool.isAccepted("S001-qc") }, "\(spool.logText())")

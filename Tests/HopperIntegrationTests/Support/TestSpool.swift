@@ -115,7 +115,22 @@ final class TestSpool {
 
     deinit {
         if let d = daemon, d.isRunning { kill(d.processIdentifier, SIGCONT); kill(d.processIdentifier, SIGKILL); d.waitUntilExit() }
+        killSteps()
         try? FileManager.default.removeItem(atPath: base)
+    }
+
+    /// Kills the process groups of every step still running in this spool (their supervisors
+    /// outlive the daemon by design).
+    func killSteps() {
+        for id in (try? FileOps.listDirectory(layout.workspaces)) ?? [] {
+            let records = layout.workspace(id) + "/.hopper"
+            for name in (try? FileOps.listDirectory(records)) ?? [] where name.hasSuffix(".json") {
+                guard let text = try? String(contentsOfFile: records + "/" + name, encoding: .utf8),
+                      let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                      let pgid = object["pgid"] as? Int, pgid > 1 else { continue }
+                kill(-Int32(pgid), SIGKILL)
+            }
+        }
     }
 
     // MARK: daemon
