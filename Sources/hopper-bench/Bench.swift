@@ -15,7 +15,7 @@ import Glibc
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hopper-bench", abstract: "Hopper benchmarks on the real daemon.",
-        subcommands: [IntakeBench.self, ListBench.self])
+        subcommands: [IntakeBench.self, JobsBench.self, ListBench.self])
 }
 
 /// The `hopper` binary built beside this one.
@@ -188,5 +188,69 @@ struct ListBench: ParsableCommand {
             print(String(format: "hopper %@: p50 %.1f ms, p99 %.1f ms (whole command, %d runs)",
                          args.joined(separator: " "), percentile(times, 50), percentile(times, 99), runs))
         }
+    }
+}
+
+struct JobsBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "Run N trivial jobs (`run: true`): throughput, and drop-to-start latency with a free slot.")
+
+    @Option(help: "Jobs dropped at once.") var count = 1000
+    @Option(help: "Single drops for the latency figure.") var singles = 200
+    @Option(help: "max_running (default: the number of cores).") var maxRunning = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Where the temporary spools go.") var dir = "/tmp"
+
+    static let body = "steps: [{name: s, run: \"true\"}]\n"
+
+    func write(_ path: String) {
+        let bytes = Array(Self.body.utf8)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = Glibc.write(fd, bytes, bytes.count)
+        close(fd)
+    }
+
+    func isTerminal(_ layout: SpoolLayout, _ id: String) -> Bool {
+        guard let bytes = try? FileOps.readFile(layout.status(id)), let s = try? JSON.decode(JobStatus.self, from: bytes) else { return false }
+        return s.state.isTerminal
+    }
+
+    func run() throws {
+        print("hopper \(HopperVersion.current) jobs benchmark: \(count) jobs `run: true`, max_running \(maxRunning), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        let spool = try BenchSpool(in: dir, config: "max_running: \(maxRunning)\n")
+        defer { spool.stop(); spool.remove() }
+        let prepared = spool.base + "/prepared"
+        try FileManager.default.createDirectory(atPath: prepared, withIntermediateDirectories: true)
+        for i in 0..<count { write("\(prepared)/J\(i).yaml") }
+        sync()
+        let t0 = now()
+        for i in 0..<count { rename("\(prepared)/J\(i).yaml", "\(spool.layout.inbox)/J\(i).yaml") }
+        var cursor = 0
+        while cursor < count {
+            if isTerminal(spool.layout, "J\(cursor)") { cursor += 1 } else { usleep(2_000) }
+        }
+        let elapsed = now() - t0
+        var completed = 0
+        for i in 0..<count {
+            if let b = try? FileOps.readFile(spool.layout.status("J\(i)")), let s = try? JSON.decode(JobStatus.self, from: b), s.state == .completed { completed += 1 }
+        }
+        print(String(format: "%d jobs dropped at once, all terminal after %.2f s: %.0f jobs/s (%d completed)", count, elapsed, Double(count) / elapsed, completed))
+
+        // Latency: one drop at a time, every slot free; start = the step's supervisor started.
+        var latencies: [Double] = []
+        for i in 0..<singles {
+            let tmp = spool.base + "/.l\(i).yaml"
+            write(tmp)
+            let wall = Timestamp.now()
+            rename(tmp, "\(spool.layout.inbox)/L\(i).yaml")
+            let record = spool.layout.workspace("L\(i)") + "/.hopper/s.1.json"
+            while !isTerminal(spool.layout, "L\(i)") { usleep(500) }
+            guard let bytes = try? FileOps.readFile(record),
+                  let text = Optional(String(decoding: bytes, as: UTF8.self)),
+                  let range = text.range(of: "\"started_at\": "),
+                  let started = Double(text[range.upperBound...].prefix { $0 == "." || $0.isNumber }) else { continue }
+            latencies.append((started - wall) * 1000)
+        }
+        print(String(format: "drop -> step started (slot free), %d drops: p50 %.1f ms, p99 %.1f ms", latencies.count,
+                     percentile(latencies, 50), percentile(latencies, 99)))
     }
 }

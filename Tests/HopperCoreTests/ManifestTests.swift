@@ -113,7 +113,7 @@ struct TempDirectory {
         timeout: soon
         resources: {cpus: 0, memory: lots, gpus: -1}
         description: [x]
-        inputs: {reads: {path: /x}}
+        inputs: {reads: [x]}
         """) == [
             "S001.yaml:1:8: steps: expected a list; got a mapping",
             "S001.yaml:2:9: params: expected a mapping; got a sequence",
@@ -124,8 +124,21 @@ struct TempDirectory {
             "S001.yaml:6:30: resources.memory: expected a size such as 512M, 8G; got \"lots\"",
             "S001.yaml:6:42: resources.gpus: must be between 0 and 10000; got -1",
             "S001.yaml:7:14: description: expected a string; got a sequence",
-            "S001.yaml:8:17: inputs.reads: expected a string; got a mapping",
+            "S001.yaml:8:17: inputs.reads: expected a string; got a sequence",
         ])
+    }
+
+    @Test func inputsMayAskToBeCopied() {
+        #expect(errors("steps: [{name: a, run: x}]\ninputs: {reads: {path: /x, stage: move}, ref: {stage: copy}}\n") == [
+            "S001.yaml:2:35: inputs.reads.stage: expected one of symlink, copy; got \"move\"",
+            "S001.yaml:2:47: inputs.ref: missing required key \"path\"",
+        ])
+        guard case .success(.job(let m)) = ManifestParser.parse(text: "steps: [{name: a, run: x}]\ninputs: {reads: {path: /x, stage: copy}, ref: /r}\n",
+                                                                fileName: "S001.yaml", catalog: nil) else {
+            Issue.record("not parsed"); return
+        }
+        #expect(m.inputs == ["reads": "/x", "ref": "/r"])
+        #expect(m.copiedInputs == ["reads"])
     }
 
     @Test func rangesAndZero() {
