@@ -121,7 +121,7 @@ public final class LocalExecutor: Sendable {
                     "--header", "step \(launch.step) attempt \(launch.attempt) started \(Timestamp.rfc3339())"]
         if let t = launch.timeout { args += ["--timeout", String(t)] }
         switch launch.command {
-        case .shell(let script): args += ["--", "/bin/bash", "-eo", "pipefail", "-c", script]
+        case .shell(let script): args += ["--shell", script]
         case .argv(let argv): args += ["--"] + argv
         case .mock(let seconds, let failRate, let seed): args += ["--mock", "\(seconds),\(failRate),\(seed)"]
         }
@@ -159,7 +159,7 @@ public final class LocalExecutor: Sendable {
             case .finished(let outcome): return outcome
             case .notStarted: return StepOutcome(kind: .lost, message: "the attempt has no record")
             case .running(let pid):
-                if Task.isCancelled {
+                if Task.isCancelled && pid > 0 {
                     await Self.killGroup(pid, grace: grace)
                     return Self.outcome(recordPath: recordPath, cancelled: true, status: nil)
                 }
@@ -182,7 +182,14 @@ public final class LocalExecutor: Sendable {
     /// Reads an attempt's records.
     public static func inspect(recordPath: String) -> AttemptState {
         if let outcome = readExit(recordPath) { return .finished(outcome) }
-        guard let claim = readJSON(recordPath) else { return .notStarted }
+        guard let claim = readJSON(recordPath) else {
+            // A claim being written (one small write) reads as empty for an instant.
+            if let st = try? FileOps.lstat(recordPath) {
+                if Timestamp.now() - Double(st.st_mtim.tv_sec) < 5 { return .running(pid: 0) }
+                return .finished(StepOutcome(kind: .lost, message: "the step's supervisor left an unreadable record"))
+            }
+            return .notStarted
+        }
         let pid = Int32(claim["supervisor_pid"] as? Int ?? 0)
         let start = claim["proc_start"] as? Int ?? -1
         if pid > 0 && procStart(pid) == start {

@@ -69,8 +69,8 @@ public enum Workspace {
             staged[name] = target
         }
         do {
-            try FileOps.writeAtomically(path + "/params.json", try JSON.pretty(SortedParams(manifest.params)), durable: false)
-            try FileOps.writeAtomically(path + "/config.yaml", Array(configYAML(manifest.params, inputs: staged).utf8), durable: false)
+            try FileOps.writeNew(path + "/params.json", try JSON.pretty(SortedParams(manifest.params)))
+            try FileOps.writeNew(path + "/config.yaml", Array(configYAML(manifest.params, inputs: staged).utf8))
         } catch {
             throw StagingError(input: nil, message: "cannot write the workspace files: \(error)")
         }

@@ -3,8 +3,8 @@
  *
  * SYNOPSIS
  *   hopper-supervise --record FILE --log FILE [--log-cap BYTES] [--timeout SECONDS]
- *                    [--grace SECONDS] [--header TEXT] [--mock SECONDS,FAIL_RATE,SEED]
- *                    -- PROGRAM [ARG...]
+ *                    [--grace SECONDS] [--header TEXT]
+ *                    ( --shell COMMAND | --mock SECONDS,FAIL_RATE,SEED | -- PROGRAM [ARG...] )
  *
  * DESCRIPTION
  *   The daemon starts one supervisor per step attempt, in a new session (it is the session
@@ -12,9 +12,12 @@
  *     1. claims the attempt: it creates FILE (pid, process group, start time) with link(2),
  *        which fails if FILE exists, so an attempt is never started twice, even when a
  *        restarted daemon starts a second supervisor for the same attempt;
- *     2. runs PROGRAM (or, with --mock, a simulated step) as its child in the same process
- *        group, stdin from /dev/null, stdout and stderr through a pipe into the log (O_APPEND,
- *        at most --log-cap bytes; the rest is counted and dropped);
+ *     2. runs the step as its child in the same process group: PROGRAM, or COMMAND as
+ *        `bash -eo pipefail -c COMMAND` (a COMMAND that is only plain words — no quotes,
+ *        variables, redirections or other shell syntax, and not a shell builtin — is run
+ *        directly, as make(1) does, saving a shell), or a simulated step (--mock); stdin from
+ *        /dev/null, stdout and stderr through a pipe into the log (O_APPEND, at most
+ *        --log-cap bytes; the rest is counted and dropped);
  *     3. enforces --timeout: SIGTERM to the group, --grace seconds, then SIGKILL;
  *     4. writes FILE.exit atomically (temporary file, fsync, rename) with the exit code or
  *        signal, the outcome and the end time, then exits with the step's status.
@@ -108,9 +111,19 @@ static unsigned long long proc_start_time(pid_t pid) {
     return p ? strtoull(p, NULL, 10) : 0;
 }
 
-/* Writes `text` to `path` atomically: path.tmp.<pid>, fsync, then link (claim: fails if path
- * exists) or rename (replace). Returns 0, or -1 with errno. */
+/* Writes `text` to `path`, fsynced: a claim creates it with O_EXCL (fails if it exists; one
+ * write(2) of under 200 bytes), otherwise through path.tmp.<pid> and rename(2) so a reader
+ * never sees half a record. Returns 0, or -1 with errno. */
 static int write_file(const char *path, const char *text, int claim) {
+    if (claim) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0) return -1;
+        int rc = (write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0) ? 0 : -1;
+        int e = errno;
+        close(fd);
+        errno = e;
+        return rc;
+    }
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -123,9 +136,9 @@ static int write_file(const char *path, const char *text, int claim) {
         return -1;
     }
     close(fd);
-    int rc = claim ? link(tmp, path) : rename(tmp, path);
+    int rc = rename(tmp, path);
     int e = errno;
-    if (claim || rc != 0) unlink(tmp);
+    if (rc != 0) unlink(tmp);
     errno = e;
     return rc;
 }
@@ -168,8 +181,36 @@ static int run_mock(const char *spec) {
     return 0;
 }
 
+/* Words of a COMMAND that needs no shell, or NULL. */
+static char **plain_words(const char *cmd) {
+    static const char *shell_only[] = {
+        "cd", "exit", "export", "source", "set", "unset", "alias", "unalias", "read", "eval", "exec",
+        "shift", "return", "trap", "ulimit", "umask", "wait", "type", "hash", "declare", "typeset",
+        "local", "readonly", "let", "shopt", "builtin", "command", "enable", "help", "history", "jobs",
+        "fg", "bg", "disown", "suspend", "logout", "pushd", "popd", "dirs", "bind", "caller", "compgen",
+        "complete", "compopt", "mapfile", "readarray", "getopts", "times", "coproc", "select",
+        "function", "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case",
+        "esac", "in", "time", "break", "continue", NULL};
+    size_t n = 0;
+    for (const char *p = cmd; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("_./,:@%+=- \t", c))) return NULL;
+        if (c != ' ' && c != '\t' && (p == cmd || p[-1] == ' ' || p[-1] == '\t')) n++;
+    }
+    if (n == 0) return NULL;
+    char **words = calloc(n + 1, sizeof *words);
+    char *copy = strdup(cmd);
+    if (!words || !copy) return NULL;
+    size_t i = 0;
+    for (char *w = strtok(copy, " \t"); w && i < n; w = strtok(NULL, " \t")) words[i++] = w;
+    if (strchr(words[0], '=')) return NULL;             /* VAR=value cmd */
+    for (const char **b = shell_only; *b; b++) if (strcmp(words[0], *b) == 0) return NULL;
+    return words;
+}
+
 int main(int argc, char **argv) {
-    const char *record = NULL, *log_path = NULL, *header = NULL, *mock = NULL;
+    const char *record = NULL, *log_path = NULL, *header = NULL, *mock = NULL, *shell = NULL;
     long long log_cap = 100LL << 20;
     double timeout = 0, grace = 10;
     int i = 1;
@@ -184,13 +225,19 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--grace") == 0) grace = atof(argv[++i]);
         else if (strcmp(a, "--header") == 0) header = argv[++i];
         else if (strcmp(a, "--mock") == 0) mock = argv[++i];
+        else if (strcmp(a, "--shell") == 0) shell = argv[++i];
         else { fprintf(stderr, "hopper-supervise: unknown option %s\n", a); return 70; }
     }
-    if (!record || !log_path || (!mock && i >= argc)) {
-        fprintf(stderr, "usage: hopper-supervise --record FILE --log FILE [options] -- PROGRAM [ARG...]\n");
+    if (!record || !log_path || (!mock && !shell && i >= argc)) {
+        fprintf(stderr, "usage: hopper-supervise --record FILE --log FILE [options] (--shell COMMAND | --mock SPEC | -- PROGRAM [ARG...])\n");
         return 70;
     }
     char **child_argv = argv + i;
+    char *bash_argv[] = {"/bin/bash", "-eo", "pipefail", "-c", (char *)shell, NULL};
+    if (shell) {
+        char **words = plain_words(shell);
+        child_argv = words ? words : bash_argv;
+    }
     if (getsid(0) != getpid()) (void)setsid(); /* normally the daemon created the session */
     pid_t pgid = getpgid(0);
 
@@ -250,8 +297,12 @@ int main(int argc, char **argv) {
         dup2(out[1], 2);
         if (mock) _exit(run_mock(mock));
         execvp(child_argv[0], child_argv);
-        fprintf(stderr, "hopper-supervise: cannot run %s: %s\n", child_argv[0], strerror(errno));
-        _exit(127);
+        if (shell && errno == ENOENT) {
+            fprintf(stderr, "bash: line 1: %s: command not found\n", child_argv[0]);
+        } else {
+            fprintf(stderr, "hopper-supervise: cannot run %s: %s\n", child_argv[0], strerror(errno));
+        }
+        _exit(errno == ENOENT ? 127 : 126);
     }
     close(out[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);

@@ -151,6 +151,18 @@ extension Integration {
             #expect(spool.log("retry1", "flaky").components(separatedBy: "==> hopper: step flaky attempt").count == 4)
         }
 
+        @Test func stepLogIsCappedAndTheRestCounted() throws {
+            let spool = try TestSpool(config: "max_log_size: 1K")
+            try spool.startDaemon()
+            try spool.drop("loud.yaml", "steps: [{name: s, run: \"head -c 10000 /dev/zero | tr '\\\\0' x\"}]\n")
+            let s = try spool.waitFor("loud")
+            #expect(s.state == .completed)
+            let log = spool.log("loud", "s")
+            #expect(log.contains("log capped at 1024 bytes; 8976 bytes dropped"), "\(log)")
+            #expect(log.utf8.count < 1400)
+            #expect(s.steps[0].detail?.contains("8976 bytes dropped") == true)
+        }
+
         @Test func mockStepIsDeterministic() throws {
             let spool = try TestSpool()
             try spool.startDaemon()

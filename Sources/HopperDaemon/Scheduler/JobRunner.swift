@@ -66,11 +66,12 @@ final class JobRunner: Sendable {
         let now = Timestamp.rfc3339()
         let wasRunning = status.state == .running
         if !(resuming && wasRunning) {
+            // Written with the first step's start (beginAttempt), or by finish on a staging failure.
             status.state = .running
             if status.startedAt == nil { status.startedAt = now }
             status.finishedAt = nil
             status.error = nil
-            save(status, event: JobEvent(event: "started", state: .running, message: resuming ? "resumed" : nil))
+            JobRunner.event(layout, id, JobEvent(event: "started", state: .running, message: resuming ? "resumed" : nil))
         } else {
             JobRunner.event(layout, id, JobEvent(event: "resumed", state: .running, message: "the daemon restarted; the job's steps were re-adopted"))
         }
