@@ -31,7 +31,7 @@ public enum Workspace {
     /// Creates (or refreshes, on a retry) the workspace of a job. Throws StagingError.
     public static func prepare(path: String, jobID: String, manifest: JobManifest, spoolRoot: String) throws -> PreparedWorkspace {
         do {
-            try FileOps.makeDirectories(path)
+            if mkdir(path, 0o755) != 0 && errno != EEXIST { try FileOps.makeDirectories(path) }
             try FileOps.makeDirectory(path + "/inputs")
             try FileOps.makeDirectory(path + "/tmp")
             try FileOps.makeDirectory(path + "/.hopper")

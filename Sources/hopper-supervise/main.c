@@ -111,14 +111,16 @@ static unsigned long long proc_start_time(pid_t pid) {
     return p ? strtoull(p, NULL, 10) : 0;
 }
 
-/* Writes `text` to `path`, fsynced: a claim creates it with O_EXCL (fails if it exists; one
- * write(2) of under 200 bytes), otherwise through path.tmp.<pid> and rename(2) so a reader
- * never sees half a record. Returns 0, or -1 with errno. */
+/* Writes `text` to `path`. A claim creates it with O_EXCL (fails if it exists; one write(2) of
+ * under 200 bytes; not fsynced: it guards against a second supervisor while the machine is
+ * up, and after a power cut no supervisor is left to race). Anything else goes through
+ * path.tmp.<pid>, fsync and rename(2), so a reader never sees half a record and the exit
+ * status survives a power cut. Returns 0, or -1 with errno. */
 static int write_file(const char *path, const char *text, int claim) {
     if (claim) {
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0) return -1;
-        int rc = (write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0) ? 0 : -1;
+        int rc = write_all(fd, text, strlen(text)) == 0 ? 0 : -1;
         int e = errno;
         close(fd);
         errno = e;

@@ -38,9 +38,10 @@ final class JobRunner: Sendable {
         self.logger = l
     }
 
-    func start(resuming: Bool, onFinish: @escaping @Sendable () async -> Void) {
+    /// `initial`: the status and plan of a job just accepted (saves reading them back).
+    func start(resuming: Bool, initial: (JobStatus, JobManifest)? = nil, onFinish: @escaping @Sendable () async -> Void) {
         let t = Task.detached { [self] in
-            await self.run(resuming: resuming)
+            await self.run(resuming: resuming, initial: initial)
             await onFinish()
         }
         task.withLock { $0 = t }
@@ -54,13 +55,13 @@ final class JobRunner: Sendable {
 
     // MARK: - Running
 
-    func run(resuming: Bool) async {
-        guard var status = JobRunner.readStatus(layout, id) else {
+    func run(resuming: Bool, initial: (JobStatus, JobManifest)?) async {
+        guard var status = initial?.0 ?? JobRunner.readStatus(layout, id) else {
             logger.error("job.no_status")
             return
         }
-        guard let manifest = loadPlan(status) else {
-            finish(&status, state: .failed, error: JobErrorInfo(step: nil, message: "the job's plan cannot be read; drop the manifest again under a new id", exitCode: nil))
+        guard let manifest = initial?.1 ?? loadPlan(status) else {
+            await finish(&status, state: .failed, error: JobErrorInfo(step: nil, message: "the job's plan cannot be read; drop the manifest again under a new id", exitCode: nil))
             return
         }
         let now = Timestamp.rfc3339()
@@ -80,11 +81,14 @@ final class JobRunner: Sendable {
 
         let workspace: PreparedWorkspace
         do {
-            workspace = try Workspace.prepare(path: layout.workspace(id), jobID: id, manifest: manifest, spoolRoot: layout.root)
+            let (path, root) = (layout.workspace(id), layout.root)
+            workspace = try await BlockingIO.run { [id] in
+                try Workspace.prepare(path: path, jobID: id, manifest: manifest, spoolRoot: root)
+            }
         } catch {
             let message = (error as? StagingError)?.message ?? "\(error)"
             skipRemaining(&status, from: 0, detail: "not run: the inputs could not be staged")
-            finish(&status, state: .failed, error: JobErrorInfo(step: nil, message: message, exitCode: nil))
+            await finish(&status, state: .failed, error: JobErrorInfo(step: nil, message: message, exitCode: nil))
             return
         }
         try? FileOps.makeDirectory(layout.job(id) + "/logs")
@@ -99,11 +103,11 @@ final class JobRunner: Sendable {
             var failuresThisRun = 0
             while true {
                 if let by = cancelledNow() {
-                    markCancelled(&status, index: index, by: by)
+                    await markCancelled(&status, index: index, by: by)
                     return
                 }
                 let attempt = resumeAttempt ?? status.steps[index].attempt + 1
-                if resumeAttempt == nil { beginAttempt(&status, index: index, attempt: attempt) }
+                if resumeAttempt == nil { await beginAttempt(&status, index: index, attempt: attempt) }
                 var timeout = step.timeout?.seconds
                 var timeoutReason = step.timeout.map { "step timeout \($0.text)" }
                 if let deadline = jobDeadline {
@@ -126,20 +130,19 @@ final class JobRunner: Sendable {
                 resumeAttempt = nil
                 if outcome.kind == .cancelled || cancelledNow() != nil {
                     endAttempt(&status, index: index, outcome: outcome, state: .cancelled, message: "cancelled")
-                    markCancelled(&status, index: index, by: cancelledNow() ?? "request")
+                    await markCancelled(&status, index: index, by: cancelledNow() ?? "request")
                     return
                 }
                 if outcome.succeeded {
                     endAttempt(&status, index: index, outcome: outcome, state: .completed, message: nil)
-                    if let problem = publish(step: step, status: &status) {
+                    if let problem = await publish(step: step, status: &status) {
                         status.steps[index].state = .failed
                         status.steps[index].detail = problem
                         skipRemaining(&status, from: index + 1, detail: "not run: an earlier step failed")
-                        finish(&status, state: .failed, error: JobErrorInfo(step: step.name, message: problem, exitCode: nil))
+                        await finish(&status, state: .failed, error: JobErrorInfo(step: step.name, message: problem, exitCode: nil))
                         return
                     }
-                    save(status, event: nil)
-                    break
+                    break  // the next step's start, or the job's end, writes the status
                 }
                 var message = "step \(step.name) \(outcome.summary)"
                 if outcome.kind == .timeout, let reason = timeoutReason { message = "step \(step.name) timed out (\(reason))" }
@@ -155,11 +158,11 @@ final class JobRunner: Sendable {
                     continue
                 }
                 skipRemaining(&status, from: index + 1, detail: "not run: an earlier step failed")
-                finish(&status, state: .failed, error: JobErrorInfo(step: step.name, message: message, exitCode: outcome.exitCode))
+                await finish(&status, state: .failed, error: JobErrorInfo(step: step.name, message: message, exitCode: outcome.exitCode))
                 return
             }
         }
-        finish(&status, state: .completed, error: nil)
+        await finish(&status, state: .completed, error: nil)
     }
 
     // MARK: - Steps
@@ -196,7 +199,7 @@ final class JobRunner: Sendable {
         return env
     }
 
-    func beginAttempt(_ status: inout JobStatus, index: Int, attempt: Int) {
+    func beginAttempt(_ status: inout JobStatus, index: Int, attempt: Int) async {
         let now = Timestamp.rfc3339()
         var step = status.steps[index]
         step.state = .running
@@ -211,7 +214,7 @@ final class JobRunner: Sendable {
         status.steps[index] = step
         status.currentStep = step.name
         status.progress = JobRunner.progress(status)
-        save(status, event: JobEvent(event: "step_started", state: .running, step: step.name, message: "attempt \(attempt)"))
+        await save(status, event: JobEvent(event: "step_started", state: .running, step: step.name, message: "attempt \(attempt)"))
         logger.info("step.started", metadata: ["step.name": "\(step.name)", "step.attempt": "\(attempt)"])
     }
 
@@ -241,16 +244,21 @@ final class JobRunner: Sendable {
     }
 
     /// Publishes a completed step's outputs; returns a problem that fails the job, or nil.
-    func publish(step: Step, status: inout JobStatus) -> String? {
+    func publish(step: Step, status: inout JobStatus) async -> String? {
         guard !step.outputs.isEmpty else { return nil }
         let publisher = ResultPublisher(workspace: layout.workspace(id), results: layout.job(id) + "/results")
         do {
-            let report = try publisher.publish(patterns: step.outputs)
-            var byPath: [String: ResultFile] = [:]
-            for r in status.results { byPath[r.path] = r }
-            for r in report.files { byPath[r.path] = r }
-            status.results = byPath.keys.sorted().map { byPath[$0]! }
-            try publisher.writeChecksums(status.results)
+            let previous = status.results
+            let (report, all) = try await BlockingIO.run { () throws -> (PublishReport, [ResultFile]) in
+                let report = try publisher.publish(patterns: step.outputs)
+                var byPath: [String: ResultFile] = [:]
+                for r in previous { byPath[r.path] = r }
+                for r in report.files { byPath[r.path] = r }
+                let all = byPath.keys.sorted().map { byPath[$0]! }
+                try publisher.writeChecksums(all)
+                return (report, all)
+            }
+            status.results = all
             for warning in report.warnings + report.unmatched.map({ "output pattern \($0) matched no file" }) {
                 JobRunner.event(layout, id, JobEvent(event: "results_warning", state: .running, step: step.name, message: warning))
             }
@@ -268,21 +276,21 @@ final class JobRunner: Sendable {
         }
     }
 
-    func markCancelled(_ status: inout JobStatus, index: Int, by user: String) {
+    func markCancelled(_ status: inout JobStatus, index: Int, by user: String) async {
         if status.steps[index].state == .running || status.steps[index].state == .pending {
             status.steps[index].state = index < status.steps.count && status.steps[index].attempt > 0 ? .cancelled : .skipped
         }
         skipRemaining(&status, from: index + 1, detail: "not run: the job was cancelled")
-        finish(&status, state: .cancelled, error: nil, message: "cancelled by \(user)")
+        await finish(&status, state: .cancelled, error: nil, message: "cancelled by \(user)")
     }
 
-    func finish(_ status: inout JobStatus, state: JobState, error: JobErrorInfo?, message: String? = nil) {
+    func finish(_ status: inout JobStatus, state: JobState, error: JobErrorInfo?, message: String? = nil) async {
         status.state = state
         status.finishedAt = Timestamp.rfc3339()
         status.currentStep = nil
         status.error = error
         status.progress = JobRunner.progress(status)
-        save(status, event: JobEvent(event: state.rawValue, state: state, step: error?.step, message: message ?? error?.message), durable: true)
+        await save(status, event: JobEvent(event: state.rawValue, state: state, step: error?.step, message: message ?? error?.message), durable: true)
         try? store.setState(id: id, state: state)
         logger.info("job.finished", metadata: ["job.state": "\(state.rawValue)", "job.error": "\(error?.message ?? "-")"])
     }
@@ -292,13 +300,17 @@ final class JobRunner: Sendable {
         return Task.isCancelled ? "request" : nil
     }
 
-    func save(_ status: JobStatus, event: JobEvent?, durable: Bool = false) {
-        do {
-            try FileOps.writeAtomically(layout.status(id), try JSON.pretty(status), durable: durable)
-        } catch {
-            logger.error("status.write_failed", metadata: ["error": "\(error)"])
+    /// Writes status.json (and the event line) off the concurrency pool. A terminal state is
+    /// fsynced; the event line is not (status.json is the record, events.jsonl the history).
+    func save(_ status: JobStatus, event: JobEvent?, durable: Bool = false) async {
+        await BlockingIO.run { [self] in
+            do {
+                try FileOps.writeAtomically(layout.status(id), try JSON.pretty(status), durable: durable)
+            } catch {
+                logger.error("status.write_failed", metadata: ["error": "\(error)"])
+            }
+            if let event { JobRunner.event(layout, id, event) }
         }
-        if let event { JobRunner.event(layout, id, event, durable: durable) }
     }
 
     func loadPlan(_ status: JobStatus) -> JobManifest? {

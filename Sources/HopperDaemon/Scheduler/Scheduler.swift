@@ -36,6 +36,8 @@ struct QueuedJob {
     let queue: String
     let priority: Int
     let seq: Int
+    /// For a job just accepted: its status and plan, so the runner need not read them back.
+    var initial: (JobStatus, JobManifest)? = nil
 }
 
 public actor Scheduler {
@@ -88,7 +90,7 @@ public actor Scheduler {
     public func submitted(_ jobs: [AcceptedJob]) {
         for job in jobs {
             enqueue(QueuedJob(id: job.id, owner: job.status.owner, queue: job.status.queue,
-                              priority: job.status.priority, seq: nextSeq()))
+                              priority: job.status.priority, seq: nextSeq(), initial: (job.status, job.manifest)))
         }
         pump()
     }
@@ -162,7 +164,7 @@ public actor Scheduler {
         let runner = JobRunner(id: job.id, layout: layout, store: store, executor: executor, settings: settings,
                                catalog: catalog, logger: logger)
         running[job.id] = runner
-        runner.start(resuming: resuming) { [weak self] in
+        runner.start(resuming: resuming, initial: job.initial) { [weak self] in
             await self?.finished(job)
         }
     }
