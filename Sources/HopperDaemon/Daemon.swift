@@ -88,6 +88,8 @@ public enum Daemon {
         sched.workflowDirectory = options.workflowDirectory
         sched.logCap = config.maxLogSize.bytes
         sched.grace = config.killGrace.seconds
+        sched.snakemake = Snakemake.locate(configured: config.snakemake, workflows: options.workflowDirectory)
+        logger.info("snakemake.located", metadata: ["snakemake.path": "\(sched.snakemake ?? "not found")"])
         let executor = LocalExecutor(supervisor: options.supervisor ?? LocalExecutor.defaultSupervisor(), logger: logger)
         guard access(executor.supervisor, X_OK) == 0 else {
             throw DaemonError("the step supervisor \(executor.supervisor) is missing; install hopper-supervise beside hopper")

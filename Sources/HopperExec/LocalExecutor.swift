@@ -73,6 +73,12 @@ public struct StepOutcome: Sendable, Equatable {
     public var logDropped: Int64 = 0
     public var message: String?
 
+    public init(kind: Kind, exitCode: Int? = nil, signal: Int? = nil, startedAt: Double? = nil,
+                finishedAt: Double? = nil, logDropped: Int64 = 0, message: String? = nil) {
+        self.kind = kind; self.exitCode = exitCode; self.signal = signal; self.startedAt = startedAt
+        self.finishedAt = finishedAt; self.logDropped = logDropped; self.message = message
+    }
+
     public var succeeded: Bool { kind == .exited && exitCode == 0 }
 
     /// "exited with 3", "killed by signal 9", "timed out", …

@@ -374,3 +374,17 @@ extension Integration {
         }
     }
 }
+
+extension Integration.Run {
+    @Test func snakemakeStepWithoutSnakemakeSaysHowToInstallIt() throws {
+        let spool = try TestSpool()
+        spool.extraEnv["PATH"] = "/usr/bin:/bin"
+        spool.extraEnv["HOPPER_SNAKEMAKE"] = ""
+        try spool.startDaemon()
+        try spool.drop("nosm.yaml", "steps: [{name: call, snakemake: {snakefile: /nonexistent/Snakefile, targets: [all]}}]\n")
+        let s = try spool.waitFor("nosm")
+        #expect(s.state == .failed)
+        #expect(s.error?.message.contains("Snakemake is not installed: run scripts/setup-snakemake") == true, "\(s.error?.message ?? "")")
+        #expect(spool.log("nosm", "call").contains("Snakemake is not installed"))
+    }
+}

@@ -23,6 +23,7 @@
 // | `log_level`         | debug … error        | `info`                           |                                        |
 // | `max_log_size`      | size > 0             | `100M`                           | per step log; the rest is dropped      |
 // | `kill_grace`        | duration ≥ 0         | `10s`                            | SIGTERM → SIGKILL on cancel/timeout    |
+// | `snakemake`         | path                 | `$HOPPER_SNAKEMAKE`, PATH, `<workflows>/../.venv/snakemake/bin/snakemake` | for `snakemake:` steps |
 // | `queues`            | name → QueueConfig   | none                             | `inbox/<name>/` defaults               |
 //
 // Relative paths are resolved against the directory holding the config file. Unknown keys
@@ -73,6 +74,9 @@ public struct HopperConfig: Sendable, Equatable {
     public var maxLogSize = ByteSize.mib(100)
     /// `kill_grace:` on cancel or timeout, SIGTERM to the step's process group, then SIGKILL after this.
     public var killGrace = DurationValue(seconds: 10, text: "10s")
+    /// `snakemake:` the Snakemake executable for `snakemake:` steps. Default: `$HOPPER_SNAKEMAKE`,
+    /// then `snakemake` on PATH, then the venv `scripts/setup-snakemake` makes beside Workflows/.
+    public var snakemake: String?
     /// `log_level:` the lowest level logged.
     public var logLevel: LogLevel = .info
     /// `queues:` `inbox/<name>/` sub-folders and their defaults, in file order.
@@ -166,7 +170,7 @@ extension HopperConfig {
 
     static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
                        "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
-                       "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace"]
+                       "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "snakemake"]
 
     /// Reads and checks a config file; relative paths are resolved against its directory.
     public static func load(path: String) throws(ManifestError) -> HopperConfig {
@@ -235,6 +239,7 @@ extension HopperConfig {
             case "min_free_space": config.minFreeSpace = c.size(value, k, allowZero: true) ?? config.minFreeSpace
             case "max_log_size": config.maxLogSize = c.size(value, k) ?? config.maxLogSize
             case "kill_grace": config.killGrace = c.duration(value, k, allowZero: true) ?? config.killGrace
+            case "snakemake": config.snakemake = path(value, k, &c)
             case "log_level": config.logLevel = c.choice(value, k, LogLevel.self) ?? config.logLevel
             case "queues": config.queues = decodeQueues(value, k, &c)
             default: c.unknownKey(key, "", valid: keys)

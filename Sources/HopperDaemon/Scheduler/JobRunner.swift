@@ -114,18 +114,35 @@ final class JobRunner: Sendable {
                     let left = max(1, deadline - Timestamp.now())
                     if timeout == nil || left < timeout! { timeout = left; timeoutReason = "job timeout \(manifest.timeout!.text)" }
                 }
+                let logPath = layout.job(id) + "/logs/\(step.name).log"
                 let launch = StepLaunch(
                     jobID: id, step: step.name, attempt: attempt, workspace: workspace.path,
-                    logPath: layout.job(id) + "/logs/\(step.name).log", command: command(for: step, workspace: workspace),
+                    logPath: logPath, command: .argv([]),
                     environment: environment(step: step.name, attempt: attempt, manifest: manifest, workspace: workspace),
                     timeout: timeout, grace: settings.grace, logCap: settings.logCap)
-                let outcome: StepOutcome
+                let adopting: Bool
                 if resumeAttempt != nil, case .notStarted = LocalExecutor.inspect(recordPath: launch.recordPath) {
-                    outcome = await executor.run(launch)
-                } else if resumeAttempt != nil {
-                    outcome = await executor.adopt(recordPath: launch.recordPath, grace: settings.grace)
+                    adopting = false
                 } else {
-                    outcome = await executor.run(launch)
+                    adopting = resumeAttempt != nil
+                }
+                var outcome: StepOutcome
+                if adopting {
+                    let tail = progressTail(step: step, status: status, index: index, logPath: logPath)
+                    outcome = await executor.adopt(recordPath: launch.recordPath, grace: settings.grace)
+                    tail?.cancel()
+                    await tail?.value
+                } else if let cmd = command(for: step, workspace: workspace, attempt: attempt) {
+                    var run = launch
+                    run.command = cmd
+                    let tail = progressTail(step: step, status: status, index: index, logPath: logPath)
+                    outcome = await executor.run(run)
+                    tail?.cancel()
+                    await tail?.value
+                } else {
+                    outcome = StepOutcome(kind: .failedToStart, startedAt: Timestamp.now(), finishedAt: Timestamp.now(),
+                                          message: Snakemake.missingMessage)
+                    try? FileOps.appendLine(logPath, Array("==> hopper: \(Snakemake.missingMessage) <==\n".utf8))
                 }
                 resumeAttempt = nil
                 if outcome.kind == .cancelled || cancelledNow() != nil {
@@ -144,7 +161,7 @@ final class JobRunner: Sendable {
                     }
                     break  // the next step's start, or the job's end, writes the status
                 }
-                var message = "step \(step.name) \(outcome.summary)"
+                var message = outcome.kind == .failedToStart ? "step \(step.name): \(outcome.summary)" : "step \(step.name) \(outcome.summary)"
                 if outcome.kind == .timeout, let reason = timeoutReason { message = "step \(step.name) timed out (\(reason))" }
                 endAttempt(&status, index: index, outcome: outcome, state: .failed, message: message)
                 failuresThisRun += 1
@@ -167,19 +184,55 @@ final class JobRunner: Sendable {
 
     // MARK: - Steps
 
-    func command(for step: Step, workspace: PreparedWorkspace) -> StepCommand {
+    /// The command of a new attempt; nil when it cannot run (Snakemake missing).
+    func command(for step: Step, workspace: PreparedWorkspace, attempt: Int) -> StepCommand? {
         switch step.kind {
         case .run(let script):
             return .shell(script)
         case .mock(let mock):
             return .mock(seconds: mock.duration.seconds, failRate: mock.failRate, seed: UInt64(mock.seed ?? 0))
         case .snakemake(let sm):
-            var argv = ["snakemake", "--snakefile", sm.snakefile, "--directory", workspace.path,
-                        "--configfile", workspace.path + "/config.yaml", "--cores", String(sm.cores)]
-            argv += sm.args
-            argv += sm.targets
-            return .argv(argv)
+            guard let snakemake = settings.snakemake else { return nil }
+            // A killed run leaves its lock; no attempt of this step runs now, so it is stale.
+            let cleared = Snakemake.clearStaleLocks(workspace: workspace.path)
+            if cleared > 0 {
+                JobRunner.event(layout, id, JobEvent(event: "snakemake_unlocked", state: .running, step: step.name,
+                                                     message: "removed \(cleared) stale Snakemake lock file(s) left by an earlier run"))
+            }
+            let rerun = attempt > 1 || FileOps.exists(workspace.path + "/.snakemake")
+            return .argv(Snakemake.argv(executable: snakemake, step: sm, workspace: workspace.path, rerun: rerun))
         }
+    }
+
+    /// While a Snakemake step runs: reads its log as it grows and publishes its progress
+    /// ("rule call (3 of 10)") into status.json. Nil for other steps.
+    func progressTail(step: Step, status: JobStatus, index: Int, logPath: String) -> Task<Void, Never>? {
+        guard case .snakemake = step.kind else { return nil }
+        let start = (try? FileOps.lstat(logPath)).flatMap { $0 }.map { Int64($0.st_size) } ?? 0
+        return Task { [self] in
+            var parser = SnakemakeProgress()
+            var offset = start
+            var copy = status
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(300))
+                let chunk = JobRunner.readFrom(logPath, offset: offset)
+                offset += Int64(chunk.count)
+                guard parser.consume(chunk) else { continue }
+                copy.steps[index].progress = parser.fraction
+                copy.steps[index].detail = parser.detail
+                copy.progress = JobRunner.progress(copy)
+                await save(copy, event: nil)
+            }
+        }
+    }
+
+    /// Bytes of a file from `offset` on (at most 1 MiB).
+    static func readFrom(_ path: String, offset: Int64) -> [UInt8] {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { Glibc.close(fd) }
+        guard lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else { return [] }
+        return (try? FileOps.readUpTo(fd, limit: 1 << 20, path: path)) ?? []
     }
 
     func environment(step: String, attempt: Int, manifest: JobManifest, workspace: PreparedWorkspace) -> [String: String] {

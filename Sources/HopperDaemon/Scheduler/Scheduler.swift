@@ -27,6 +27,8 @@ public struct SchedulerSettings: Sendable {
     public var defaultExecutor: String = "local"
     public var adminGroup: String?
     public var workflowDirectory: String?
+    /// The Snakemake executable (resolved at start-up), or nil when none was found.
+    public var snakemake: String?
     public init() {}
 }
 
