@@ -388,3 +388,32 @@ extension Integration.Run {
         #expect(spool.log("nosm", "call").contains("Snakemake is not installed"))
     }
 }
+
+extension Integration.Run {
+    @Test func theCommandLineDrivesARealDaemon() throws {
+        let spool = try TestSpool()
+        try spool.startDaemon()
+        let file = spool.base + "/cli1.yaml"
+        try "steps:\n  - {name: a, run: \"echo from-a\", outputs: [\"*.txt\"]}\n  - {name: b, run: \"echo hi > out.txt; sleep 3041\"}\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try spool.hopper("submit", file, "--spool", spool.root).stdout == "cli1\n")
+        try spool.waitFor("cli1", [.running])
+        #expect(eventually { spool.log("cli1", "b").contains("attempt 1") })
+        let cancel = try spool.hopper("cancel", "cli1", "--spool", spool.root)
+        #expect(cancel.code == 0 && cancel.stdout == "cancel cli1: accepted\n", "\(cancel.stdout)\(cancel.stderr)")
+        let wait = try spool.hopper("wait", "cli1", "--timeout", "20s", "--spool", spool.root)
+        #expect(wait.code == 1)
+        #expect(wait.stdout.contains("cli1 cancelled"), "\(wait.stdout)")
+        let logs = try spool.hopper("logs", "cli1", "--spool", spool.root)
+        #expect(logs.code == 0 && logs.stdout.contains("==> logs/a.log <==") && logs.stdout.contains("from-a"))
+        let retry = try spool.hopper("retry", "cli1", "--spool", spool.root, "--no-wait")
+        #expect(retry.code == 0, "\(retry.stderr)")
+        try spool.waitFor("cli1", [.running])
+        #expect(try spool.hopper("cancel", "cli1", "--spool", spool.root).code == 0)
+        let s = try spool.waitFor("cli1")
+        #expect(s.state == .cancelled && s.steps[0].attempts.count == 1 && s.steps[1].attempts.count == 2)
+        #expect(eventually(timeout: 5) { processes(matching: "sleep 3041").isEmpty })
+        let clean = try spool.hopper("clean", "cli1", "--spool", spool.root)
+        #expect(clean.code == 0 && !FileOps.exists(spool.layout.workspace("cli1")))
+    }
+}
