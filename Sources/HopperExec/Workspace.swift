@@ -87,6 +87,7 @@ public enum Workspace {
             out += "inputs:\n"
             for name in inputs.keys.sorted() { out += "  " + name + ": " + yamlString(inputs[name]!) + "\n" }
         }
+        if params.isEmpty && inputs.isEmpty { out += "{}\n" }  // Snakemake wants a mapping, even an empty one
         return out
     }
 

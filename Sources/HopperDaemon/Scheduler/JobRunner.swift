@@ -199,8 +199,11 @@ final class JobRunner: Sendable {
                 JobRunner.event(layout, id, JobEvent(event: "snakemake_unlocked", state: .running, step: step.name,
                                                      message: "removed \(cleared) stale Snakemake lock file(s) left by an earlier run"))
             }
-            let rerun = attempt > 1 || FileOps.exists(workspace.path + "/.snakemake")
-            return .argv(Snakemake.argv(executable: snakemake, step: sm, workspace: workspace.path, rerun: rerun))
+            var argv = Snakemake.argv(executable: snakemake, step: sm, workspace: workspace.path, rerun: true)
+            // A `rerun` request redoes the step's work; Snakemake alone would find it up to date.
+            let forced = workspace.records + "/\(step.name).rerun"
+            if unlink(forced) == 0 { argv.insert("--forceall", at: argv.count - sm.targets.count) }
+            return .argv(argv)
         }
     }
 
@@ -445,6 +448,13 @@ final class JobRunner: Sendable {
         status.finishedAt = nil
         status.currentStep = nil
         status.progress = progress(status)
+        if action == "rerun" {
+            // Marks for the runner: these steps' Snakemake runs are forced (--forceall).
+            let records = layout.workspace(id) + "/.hopper"
+            for step in status.steps where steps.map({ $0.isEmpty || $0.contains(step.name) }) ?? false {
+                try? FileOps.writeNew(records + "/\(step.name).rerun", [])
+            }
+        }
         let which = steps.map { $0.isEmpty ? "all steps" : $0.joined(separator: ", ") } ?? "from the first unfinished step"
         event(layout, id, JobEvent(event: "request", state: .pending, message: "\(action): accepted by \(user) (\(which))"))
         write(layout, status, durable: true)

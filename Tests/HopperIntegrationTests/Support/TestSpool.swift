@@ -14,6 +14,10 @@ enum Paths {
         return url.path
     }()
 
+    /// Snakemake from the venv scripts/setup-snakemake makes ($HOPPER_SNAKEMAKE wins).
+    static let snakemake: String = ProcessInfo.processInfo.environment["HOPPER_SNAKEMAKE"].flatMap { $0.isEmpty ? nil : $0 }
+        ?? repo + "/.venv/snakemake/bin/snakemake"
+
     /// The built `hopper` binary: $HOPPER_BIN, else beside the test bundle in the build folder.
     static let hopper: String = {
         if let env = ProcessInfo.processInfo.environment["HOPPER_BIN"] { return env }
@@ -143,6 +147,9 @@ final class TestSpool {
         p.arguments = Array(command.dropFirst())
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "HOPPER_SPOOL")
+        if environment["HOPPER_SNAKEMAKE"] == nil, FileManager.default.isExecutableFile(atPath: Paths.snakemake) {
+            environment["HOPPER_SNAKEMAKE"] = Paths.snakemake
+        }
         for (k, v) in extraEnv { environment[k] = v }
         p.environment = environment
         let log = base + "/daemon-\(daemonLogs.count).log"
