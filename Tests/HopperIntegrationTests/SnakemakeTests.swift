@@ -62,6 +62,7 @@ extension Integration {
             #expect(check.code == 0, "\(check.stdout)\(check.stderr)")
             #expect(try runProgram("/usr/bin/sha256sum", ["-c", "SHA256SUMS"], cwd: results).code == 0)
             #expect(spool.log("vc1", "call").contains("steps (100%) done"))
+            #expect(spool.log("vc1", "call.snakemake").contains("steps (100%) done"))
         }
 
         @Test func cancelLeavesNoSnakemakeOrRuleProcess() throws {

@@ -139,6 +139,7 @@ final class JobRunner: Sendable {
                     outcome = await executor.run(run)
                     tail?.cancel()
                     await tail?.value
+                    if case .snakemake = step.kind { await keepSnakemakeLog(step: step.name, workspace: workspace.path) }
                 } else {
                     outcome = StepOutcome(kind: .failedToStart, startedAt: Timestamp.now(), finishedAt: Timestamp.now(),
                                           message: Snakemake.missingMessage)
@@ -226,6 +227,18 @@ final class JobRunner: Sendable {
                 copy.progress = JobRunner.progress(copy)
                 await save(copy, event: nil)
             }
+        }
+    }
+
+    /// Appends the log Snakemake wrote in the workspace (`.snakemake/log/`, newest) to
+    /// `logs/<step>.snakemake.log` in the outbox, beside the step's own log.
+    func keepSnakemakeLog(step: String, workspace: String) async {
+        let dir = workspace + "/.snakemake/log"
+        let target = layout.job(id) + "/logs/\(step).snakemake.log"
+        await BlockingIO.run {
+            let names = ((try? FileOps.listDirectory(dir)) ?? []).filter { $0.hasSuffix(".snakemake.log") }.sorted()
+            guard let newest = names.last, let bytes = try? FileOps.readFile(dir + "/" + newest, limit: 64 << 20) else { return }
+            try? FileOps.appendLine(target, Array("==> \(newest) <==\n".utf8) + bytes)
         }
     }
 
