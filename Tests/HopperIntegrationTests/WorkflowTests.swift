@@ -59,5 +59,19 @@ extension Integration {
             #expect(progressSeen.count >= 3, "progress values seen: \(progressSeen.sorted())")
             #expect(spool.log("demo1", "analyse").contains("mock step analyse: done"))
         }
+
+        @Test func demoDurationAndFailRateAreConfigurablePerJob() throws {
+            let spool = try TestSpool()
+            try spool.startDaemon()
+            try spool.drop("fast.yaml", "workflow: demo\nparams: {sample: F, duration: 100ms}\n")
+            try spool.drop("doomed.yaml", "workflow: demo\nparams: {sample: D, duration: 50ms, fail_rate: 1}\n")
+            let fast = try spool.waitFor("fast")
+            #expect(fast.state == .completed)
+            #expect(spool.log("fast", "analyse").contains("working for 0.100 s"))
+            let doomed = try spool.waitFor("doomed")
+            #expect(doomed.state == .failed && doomed.error?.step == "prepare")
+            #expect(doomed.steps[0].attempts.count == 3, "retries: 2 in the demo workflow")
+            #expect(doomed.steps.dropFirst().allSatisfy { $0.state == .skipped })
+        }
     }
 }

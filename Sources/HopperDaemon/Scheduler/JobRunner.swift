@@ -132,7 +132,7 @@ final class JobRunner: Sendable {
                     outcome = await executor.adopt(recordPath: launch.recordPath, grace: settings.grace)
                     tail?.cancel()
                     await tail?.value
-                } else if let cmd = command(for: step, workspace: workspace, attempt: attempt) {
+                } else if let cmd = command(for: step, workspace: workspace, attempt: attempt, params: manifest.params) {
                     var run = launch
                     run.command = cmd
                     let tail = progressTail(step: step, status: status, index: index, logPath: logPath)
@@ -186,12 +186,21 @@ final class JobRunner: Sendable {
     // MARK: - Steps
 
     /// The command of a new attempt; nil when it cannot run (Snakemake missing).
-    func command(for step: Step, workspace: PreparedWorkspace, attempt: Int) -> StepCommand? {
+    func command(for step: Step, workspace: PreparedWorkspace, attempt: Int, params: [String: ParamValue] = [:]) -> StepCommand? {
         switch step.kind {
         case .run(let script):
             return .shell(script)
         case .mock(let mock):
-            return .mock(seconds: mock.duration.seconds, failRate: mock.failRate, seed: UInt64(mock.seed ?? 0))
+            // The job's params `duration` and `fail_rate`, when given, override every mock step's
+            // (the demo workflow declares them, so each demo job can choose).
+            var seconds = mock.duration.seconds, failRate = mock.failRate
+            if case .string(let text)? = params["duration"], let d = DurationValue(text) { seconds = d.seconds }
+            switch params["fail_rate"] {
+            case .number(let r)?: failRate = r
+            case .integer(let r)?: failRate = Double(r)
+            default: break
+            }
+            return .mock(seconds: seconds, failRate: failRate, seed: UInt64(mock.seed ?? 0))
         case .snakemake(let sm):
             guard let snakemake = settings.snakemake else { return nil }
             // A killed run leaves its lock; no attempt of this step runs now, so it is stale.
