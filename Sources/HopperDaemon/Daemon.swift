@@ -45,8 +45,7 @@ public enum Daemon {
             throw DaemonError("cannot create the spool at \(layout.root): \(error)")
         }
         // Acceptance is a rename from inbox/ into outbox/: both must be on one filesystem.
-        if let inbox = try? FileOps.lstat(layout.inbox), let outbox = try? FileOps.lstat(layout.outbox),
-           let i = inbox, let o = outbox, i.st_dev != o.st_dev {
+        if let i = try? FileOps.lstat(layout.inbox), let o = try? FileOps.lstat(layout.outbox), i.st_dev != o.st_dev {
             throw DaemonError("\(layout.inbox) and \(layout.outbox) are on different filesystems; acceptance is a rename, so they must share one")
         }
         let stateFS = try FileSystemKind.of(path: layout.state)
