@@ -103,12 +103,14 @@ public enum Daemon {
 
         let stats = IntakeStats()
         let intakeService = IntakeService(watcher: watcher, intake: intake, scheduler: scheduler, stats: stats, logger: logger)
+        let notifier = SystemdNotifier()
         let heartbeat = HeartbeatService(layout: layout, store: store, watcher: watcher, stats: stats,
-                                         interval: options.heartbeatInterval, logger: logger)
+                                         interval: options.heartbeatInterval, notifier: notifier, logger: logger)
         logger.info("daemon.started", metadata: [
             "spool": "\(layout.root)", "state": "\(layout.state)", "pid": "\(getpid())",
             "workflows": "\(options.workflowDirectory ?? "-")", "version": "\(HopperVersion.current)",
         ])
+        notifier.ready(status: "watching \(layout.inbox); \(await scheduler.runningCount) running, \(await scheduler.pendingCount) pending")
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: intakeService),

@@ -15,22 +15,39 @@ public final class HeartbeatService: Service {
     let stats: IntakeStats
     let interval: Duration
     let startedAt = Timestamp.rfc3339()
+    let notifier: SystemdNotifier
     let logger: Logger
 
-    public init(layout: SpoolLayout, store: JobStore, watcher: InboxWatcher, stats: IntakeStats, interval: Duration, logger: Logger) {
+    public init(layout: SpoolLayout, store: JobStore, watcher: InboxWatcher, stats: IntakeStats, interval: Duration,
+                notifier: SystemdNotifier, logger: Logger) {
         self.layout = layout; self.store = store; self.watcher = watcher; self.stats = stats
-        self.interval = interval; self.logger = logger
+        self.notifier = notifier; self.logger = logger
+        // Ping the watchdog at least twice per WatchdogSec.
+        if let w = notifier.watchdogInterval, w < Double(interval.components.seconds) {
+            self.interval = .milliseconds(Int64(max(0.1, w) * 1000))
+        } else {
+            self.interval = interval
+        }
     }
 
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            write(state: "running")
+            let status = write(state: "running")
+            notifier.watchdog(status: Self.summary(status))
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
+        notifier.stopping()
         write(state: "stopped")
     }
 
-    func write(state: String) {
+    /// The one-line STATUS= systemd shows: "3 running, 12 pending; 240 accepted, 2 rejected".
+    static func summary(_ s: SystemStatus) -> String {
+        let running = s.jobs["running"] ?? 0, pending = (s.jobs["pending"] ?? 0) + (s.jobs["queued"] ?? 0)
+        return "\(running) running, \(pending) pending; \(s.intake.accepted) accepted, \(s.intake.rejected) rejected since start"
+    }
+
+    @discardableResult
+    func write(state: String) -> SystemStatus {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
         let snapshot = stats.snapshot
@@ -47,6 +64,7 @@ public final class HeartbeatService: Service {
         } catch {
             logger.warning("heartbeat.write_failed", metadata: ["error": "\(error)"])
         }
+        return status
     }
 
     func queueName(_ folder: String) -> String? {
