@@ -98,14 +98,16 @@ public enum Daemon {
         guard access(executor.supervisor, X_OK) == 0 else {
             throw DaemonError("the step supervisor \(executor.supervisor) is missing; install hopper-supervise beside hopper")
         }
-        let scheduler = Scheduler(layout: layout, store: store, executor: executor, settings: sched, catalog: catalog, logger: logger)
+        let metrics = Metrics()
+        let scheduler = Scheduler(layout: layout, store: store, executor: executor, settings: sched, catalog: catalog,
+                                  metrics: metrics, logger: logger)
         await scheduler.load()
 
         let stats = IntakeStats()
         let intakeService = IntakeService(watcher: watcher, intake: intake, scheduler: scheduler, stats: stats, logger: logger)
         let notifier = SystemdNotifier()
         let heartbeat = HeartbeatService(layout: layout, store: store, watcher: watcher, stats: stats,
-                                         interval: options.heartbeatInterval, notifier: notifier, logger: logger)
+                                         interval: options.heartbeatInterval, notifier: notifier, metrics: metrics, logger: logger)
         logger.info("daemon.started", metadata: [
             "spool": "\(layout.root)", "state": "\(layout.state)", "pid": "\(getpid())",
             "workflows": "\(options.workflowDirectory ?? "-")", "version": "\(HopperVersion.current)",

@@ -16,12 +16,13 @@ public final class HeartbeatService: Service {
     let interval: Duration
     let startedAt = Timestamp.rfc3339()
     let notifier: SystemdNotifier
+    let metrics: Metrics
     let logger: Logger
 
     public init(layout: SpoolLayout, store: JobStore, watcher: InboxWatcher, stats: IntakeStats, interval: Duration,
-                notifier: SystemdNotifier, logger: Logger) {
+                notifier: SystemdNotifier, metrics: Metrics, logger: Logger) {
         self.layout = layout; self.store = store; self.watcher = watcher; self.stats = stats
-        self.notifier = notifier; self.logger = logger
+        self.notifier = notifier; self.metrics = metrics; self.logger = logger
         // Ping the watchdog at least twice per WatchdogSec.
         if let w = notifier.watchdogInterval, w < Double(interval.components.seconds) {
             self.interval = .milliseconds(Int64(max(0.1, w) * 1000))
@@ -61,6 +62,9 @@ public final class HeartbeatService: Service {
             jobs: (try? store.countsByState()) ?? [:])
         do {
             try FileOps.writeAtomically(layout.heartbeat, try JSON.pretty(status), durable: false)
+            let text = metrics.render(jobs: status.jobs, backlog: Metrics.backlog(layout), accepted: snapshot.accepted,
+                                      rejected: snapshot.rejected, now: Timestamp.now())
+            try FileOps.writeAtomically(layout.metrics + "/hopper.prom", Array(text.utf8), durable: false)
         } catch {
             logger.warning("heartbeat.write_failed", metadata: ["error": "\(error)"])
         }

@@ -56,3 +56,39 @@ extension Integration {
         }
     }
 }
+
+extension Integration.Schemas {
+    @Test func metricsFileParsesWithPrometheusOwnParser() throws {
+        let spool = try TestSpool()
+        try spool.startDaemon()
+        try spool.drop("m1.yaml", "steps: [{name: a, run: \"sleep 0.2\"}]\n")
+        try spool.drop("m2.yaml", "steps: [{name: a, run: \"exit 1\"}]\n")
+        try spool.drop("m3.yaml", "nonsense: [\n")
+        try spool.waitFor("m1")
+        try spool.waitFor("m2")
+        let path = spool.layout.metrics + "/hopper.prom"
+        #expect(eventually(timeout: 10) {
+            ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains("hopper_step_duration_seconds_count 2")
+        })
+        let parser = """
+            import sys
+            from prometheus_client.parser import text_string_to_metric_families
+            values = {}
+            for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+                for s in family.samples:
+                    values[s.name + "".join(f"|{k}={v}" for k, v in sorted(s.labels.items()))] = s.value
+            for key in sorted(values):
+                print(key, "%g" % float(values[key]))
+            """
+        let python = FileOps.split(Paths.snakemake).0 + "/python"
+        let r = try runProgram(python, ["-c", parser, path])
+        #expect(r.code == 0, "\(r.stderr)")
+        let lines = Set(r.stdout.split(separator: "\n").map(String.init))
+        for expected in ["hopper_jobs|state=completed 1", "hopper_jobs|state=failed 1", "hopper_accepted_total 2",
+                         "hopper_rejected_total 1", "hopper_step_duration_seconds_count 2", "hopper_intake_backlog 0",
+                         "hopper_step_duration_seconds_bucket|le=+Inf 2", "hopper_step_duration_seconds_bucket|le=0.1 1"] {
+            #expect(lines.contains(expected), "missing \(expected) in\n\(r.stdout)")
+        }
+        #expect(lines.contains { $0.hasPrefix("hopper_heartbeat_timestamp_seconds ") })
+    }
+}

@@ -25,12 +25,14 @@ final class JobRunner: Sendable {
     let executor: LocalExecutor
     let settings: SchedulerSettings
     let catalog: WorkflowCatalog?
+    let metrics: Metrics
     let logger: Logger
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let cancelledBy = Mutex<String?>(nil)
 
     init(id: String, layout: SpoolLayout, store: JobStore, executor: LocalExecutor, settings: SchedulerSettings,
-         catalog: WorkflowCatalog?, logger: Logger) {
+         catalog: WorkflowCatalog?, metrics: Metrics, logger: Logger) {
+        self.metrics = metrics
         self.id = id; self.layout = layout; self.store = store; self.executor = executor
         self.settings = settings; self.catalog = catalog
         var l = logger
@@ -297,6 +299,7 @@ final class JobRunner: Sendable {
     }
 
     func endAttempt(_ status: inout JobStatus, index: Int, outcome: StepOutcome, state: StepState, message: String?) {
+        if let start = outcome.startedAt, let end = outcome.finishedAt, end >= start { metrics.observeStep(seconds: end - start) }
         let finished = outcome.finishedAt.map { Timestamp.rfc3339($0) } ?? Timestamp.rfc3339()
         var step = status.steps[index]
         step.state = state

@@ -48,6 +48,7 @@ public actor Scheduler {
     let executor: LocalExecutor
     let settings: SchedulerSettings
     let catalog: WorkflowCatalog?
+    let metrics: Metrics
     let logger: Logger
 
     /// priority → owner → FIFO of jobs
@@ -62,7 +63,8 @@ public actor Scheduler {
     private var accepting = true
 
     public init(layout: SpoolLayout, store: JobStore, executor: LocalExecutor, settings: SchedulerSettings,
-                catalog: WorkflowCatalog?, logger: Logger) {
+                catalog: WorkflowCatalog?, metrics: Metrics = Metrics(), logger: Logger) {
+        self.metrics = metrics
         self.layout = layout
         self.store = store
         self.executor = executor
@@ -164,7 +166,7 @@ public actor Scheduler {
         runningByOwner[job.owner, default: 0] += 1
         runningByQueue[job.queue, default: 0] += 1
         let runner = JobRunner(id: job.id, layout: layout, store: store, executor: executor, settings: settings,
-                               catalog: catalog, logger: logger)
+                               catalog: catalog, metrics: metrics, logger: logger)
         running[job.id] = runner
         runner.start(resuming: resuming, initial: job.initial) { [weak self] in
             await self?.finished(job)
