@@ -16,7 +16,7 @@ struct Hopper: AsyncParsableCommand {
             """,
         version: HopperVersion.current,
         subcommands: [Submit.self, Validate.self, Status.self, Wait.self, List.self, Logs.self, Results.self,
-                      Cancel.self, Retry.self, Rerun.self, Clean.self, Daemon.self])
+                      Cancel.self, Retry.self, Rerun.self, Clean.self, Daemon.self, System.self])
 
     /// Runs the command; runtime failures print one line, `hopper: <message>`, and exit 1.
     static func main() async {

@@ -119,3 +119,23 @@ extension Integration {
         }
     }
 }
+
+extension Integration.CLI {
+    @Test func systemShowsTheHeartbeatAndWhetherTheDaemonRuns() throws {
+        let spool = try TestSpool(config: "queues:\n  seq1: {}")
+        try spool.layout.create()
+        let none = try spool.hopper("system", "--spool", spool.root)
+        #expect(none.code == 1 && none.stderr == "hopper: no hopper daemon has run on \(spool.root) yet (no system/status.json)\n")
+        let daemon = try spool.startDaemon()
+        let r = try spool.hopper("system", "--spool", spool.root)
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("daemon     running (state running, pid \(daemon.processIdentifier) on "), "\(r.stdout)")
+        #expect(r.stdout.contains("inbox      \(spool.layout.inbox)  inotify"))
+        #expect(r.stdout.contains("intake     open; 0 accepted, 0 rejected since start"))
+        #expect(spool.stopDaemon() == 0)
+        let stopped = try spool.hopper("system", "--spool", spool.root)
+        #expect(stopped.code == 1 && stopped.stdout.hasPrefix("daemon     NOT RUNNING (state stopped"), "\(stopped.stdout)")
+        let json = try spool.hopper("system", "--spool", spool.root, "--json")
+        #expect(json.code == 0 && json.stdout.contains("\"state\": \"stopped\""))
+    }
+}
