@@ -128,3 +128,15 @@ import Testing
         }
     }
 }
+
+@Suite struct ShippedConfigTests {
+    @Test func theExampleConfigInSystemdIsValid() throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let config = try HopperConfig.load(path: url.path + "/systemd/config.example.yaml")
+        #expect(config.spool == "/srv/hopper" && config.state == "/var/lib/hopper")
+        #expect(config.maxRunning == 8 && config.perOwnerRunning == 4 && config.killGrace.seconds == 30)
+        #expect(config.queues.map(\.name) == ["sequencer1", "bulk"])
+        #expect(config.snakemake == "/opt/snakemake/bin/snakemake")
+    }
+}
