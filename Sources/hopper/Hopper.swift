@@ -29,7 +29,7 @@ struct Hopper: AsyncParsableCommand {
             }
         } catch let error as CLIError {
             Console.err("hopper: \(error.message)\n")
-            Foundation_exit(error.code)
+            exitProcess(error.code)
         } catch {
             exit(withError: error)
         }
@@ -43,4 +43,4 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-func Foundation_exit(_ code: Int32) -> Never { Glibc.exit(code) }
+func exitProcess(_ code: Int32) -> Never { Glibc.exit(code) }
