@@ -70,7 +70,7 @@ public enum FileSystemKind: Sendable, Hashable, CustomStringConvertible {
     /// `HOPPER_FAKE_FSTYPE` (nil: read the environment).
     public static func of(path: String, fakeTypes: String? = nil) throws -> FileSystemKind {
         let absolute = absolutePath(path)
-        let spec = fakeTypes ?? getenv(fakeEnvironmentVariable).map { String(cString: $0) }
+        let spec = fakeTypes ?? ProcessEnvironment.value(fakeEnvironmentVariable)
         if let spec, let faked = fake(absolute, spec: spec) { return faked }
 
         var candidate = path.isEmpty ? "." : path

@@ -87,7 +87,6 @@ public enum Daemon {
         sched.maxRunning = max(1, config.maxRunning)
         sched.perOwnerRunning = config.perOwnerRunning
         for q in config.queues { if let m = q.maxRunning { sched.perQueueRunning[q.name] = m } }
-        sched.defaultExecutor = config.executor.rawValue
         sched.adminGroup = config.adminGroup
         sched.workflowDirectory = options.workflowDirectory
         sched.logCap = config.maxLogSize.bytes

@@ -27,10 +27,7 @@ public final class SystemdNotifier: Sendable {
         }
     }
 
-    public static func env(_ name: String) -> String? {
-        guard let v = getenv(name) else { return nil }
-        return String(decoding: UnsafeRawBufferPointer(start: v, count: strlen(v)), as: UTF8.self)
-    }
+    public static func env(_ name: String) -> String? { ProcessEnvironment.value(name) }
 
     public var enabled: Bool { address != nil }
 

@@ -16,11 +16,9 @@ public enum Snakemake {
     public static func locate(configured: String?, workflows: String?) -> String? {
         var candidates: [String] = []
         if let configured { candidates.append(configured) }
-        if let env = getenv("HOPPER_SNAKEMAKE") {
-            candidates.append(String(decoding: UnsafeRawBufferPointer(start: env, count: strlen(env)), as: UTF8.self))
-        }
-        if let path = getenv("PATH") {
-            for dir in String(decoding: UnsafeRawBufferPointer(start: path, count: strlen(path)), as: UTF8.self).split(separator: ":") {
+        if let env = ProcessEnvironment.value("HOPPER_SNAKEMAKE") { candidates.append(env) }
+        if let path = ProcessEnvironment.value("PATH") {
+            for dir in path.split(separator: ":") {
                 candidates.append("\(dir)/snakemake")
             }
         }

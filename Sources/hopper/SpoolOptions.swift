@@ -20,10 +20,9 @@ struct SpoolOptions: ParsableArguments {
         var workflows: String?
     }
 
+    /// A set, non-empty environment variable.
     static func env(_ name: String) -> String? {
-        guard let v = getenv(name) else { return nil }
-        let s = String(decoding: UnsafeRawBufferPointer(start: v, count: strlen(v)), as: UTF8.self)
-        return s.isEmpty ? nil : s
+        ProcessEnvironment.value(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func loadConfig() throws -> (HopperConfig, String?) {

@@ -265,7 +265,7 @@ final class JobRunner: Sendable {
     func environment(step: String, attempt: Int, manifest: JobManifest, workspace: PreparedWorkspace) -> [String: String] {
         var env: [String: String] = [:]
         for key in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME"] {
-            if let v = getenv(key) { env[key] = String(decoding: UnsafeRawBufferPointer(start: v, count: strlen(v)), as: UTF8.self) }
+            if let v = ProcessEnvironment.value(key) { env[key] = v }
         }
         if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
         env["TMPDIR"] = workspace.path + "/tmp"

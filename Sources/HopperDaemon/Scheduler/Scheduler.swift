@@ -24,7 +24,6 @@ public struct SchedulerSettings: Sendable {
     public var perQueueRunning: [String: Int] = [:]
     public var grace: Double = 10
     public var logCap: Int64 = 100 << 20
-    public var defaultExecutor: String = "local"
     public var adminGroup: String?
     public var workflowDirectory: String?
     /// The Snakemake executable (resolved at start-up), or nil when none was found.
