@@ -91,6 +91,8 @@ public enum Daemon {
         sched.workflowDirectory = options.workflowDirectory
         sched.logCap = config.maxLogSize.bytes
         sched.grace = config.killGrace.seconds
+        sched.notifier = Notifier(mailCommand: config.mailCommand, timeout: config.notifyTimeout.seconds)
+        sched.waitPoll = config.pollInterval.seconds
         sched.snakemake = Snakemake.locate(configured: config.snakemake, workflows: options.workflowDirectory)
         logger.info("snakemake.located", metadata: ["snakemake.path": "\(sched.snakemake ?? "not found")"])
         let executor = LocalExecutor(supervisor: options.supervisor ?? LocalExecutor.defaultSupervisor(), logger: logger)
@@ -103,10 +105,15 @@ public enum Daemon {
         await scheduler.load()
 
         let stats = IntakeStats()
-        let intakeService = IntakeService(watcher: watcher, intake: intake, scheduler: scheduler, stats: stats, logger: logger)
+        let diskGuard = DiskGuard(layout: layout, minFree: config.minFreeSpace.bytes, logger: logger)
+        diskGuard.check()
+        let intakeService = IntakeService(watcher: watcher, intake: intake, scheduler: scheduler, stats: stats,
+                                          diskGuard: diskGuard, logger: logger)
+        let retention = RetentionService(scheduler: scheduler, layout: layout, retention: config.retention, logger: logger)
         let notifier = SystemdNotifier()
         let heartbeat = HeartbeatService(layout: layout, store: store, watcher: watcher, stats: stats,
-                                         interval: options.heartbeatInterval, notifier: notifier, metrics: metrics, logger: logger)
+                                         interval: options.heartbeatInterval, notifier: notifier, metrics: metrics,
+                                         diskGuard: diskGuard, logger: logger)
         logger.info("daemon.started", metadata: [
             "spool": "\(layout.root)", "state": "\(layout.state)", "pid": "\(getpid())",
             "workflows": "\(options.workflowDirectory ?? "-")", "version": "\(HopperVersion.current)",
@@ -116,6 +123,7 @@ public enum Daemon {
             services: [
                 .init(service: intakeService),
                 .init(service: heartbeat, successTerminationBehavior: .ignore),
+                .init(service: retention, successTerminationBehavior: .ignore),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))

@@ -70,6 +70,10 @@ public struct HopperConfig: Sendable, Equatable {
     public var mailCommand = "/usr/sbin/sendmail -t"
     /// `min_free_space:` intake pauses while the outbox or workspaces have less free space.
     public var minFreeSpace = ByteSize.gib(1)
+    /// `notify_timeout:` a mail or notify command still running after this is killed.
+    public var notifyTimeout = DurationValue(seconds: 30, text: "30s")
+    /// `retention:` what is removed how long after a job ends.
+    public var retention = Retention()
     /// `max_log_size:` a step's log is cut at this size (the rest is counted and dropped).
     public var maxLogSize = ByteSize.mib(100)
     /// `kill_grace:` on cancel or timeout, SIGTERM to the step's process group, then SIGKILL after this.
@@ -118,6 +122,17 @@ public struct HopperConfig: Sendable, Equatable {
 
 public enum RunAsPolicy: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
     case service, owner
+}
+
+/// `retention: {workspaces: 7d, outbox: never, interval: 1h}`
+public struct Retention: Sendable, Equatable {
+    /// A finished job's workspace is removed this long after it ended; nil keeps it.
+    public var workspaces: DurationValue? = DurationValue(seconds: 7 * 86400, text: "7d")
+    /// A finished job's outbox entry (status, logs, results) is removed this long after it ended; nil keeps it.
+    public var outbox: DurationValue? = nil
+    /// How often the daemon looks for expired jobs.
+    public var interval = DurationValue(seconds: 3600, text: "1h")
+    public init() {}
 }
 
 public enum WatchMode: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
@@ -170,7 +185,8 @@ extension HopperConfig {
 
     static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
                        "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
-                       "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "snakemake"]
+                       "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "snakemake",
+                       "notify_timeout", "retention"]
 
     /// Reads and checks a config file; relative paths are resolved against its directory.
     public static func load(path: String) throws(ManifestError) -> HopperConfig {
@@ -242,10 +258,30 @@ extension HopperConfig {
             case "snakemake": config.snakemake = path(value, k, &c)
             case "log_level": config.logLevel = c.choice(value, k, LogLevel.self) ?? config.logLevel
             case "queues": config.queues = decodeQueues(value, k, &c)
+            case "notify_timeout": config.notifyTimeout = c.duration(value, k) ?? config.notifyTimeout
+            case "retention": config.retention = decodeRetention(value, k, &c) ?? config.retention
             default: c.unknownKey(key, "", valid: keys)
             }
         }
         return config
+    }
+
+    static func decodeRetention(_ node: YAMLNode, _ path: String, _ c: inout Checker) -> Retention? {
+        guard let pairs = c.mapping(node, path) else { return nil }
+        var r = Retention()
+        for (key, value) in pairs {
+            let k = key.scalar ?? ""
+            let p = Checker.join(path, k)
+            // `never` (or null) keeps forever.
+            let never = value.isNull || value.scalar == "never"
+            switch k {
+            case "workspaces": r.workspaces = never ? nil : c.duration(value, p)
+            case "outbox": r.outbox = never ? nil : c.duration(value, p)
+            case "interval": r.interval = c.duration(value, p) ?? r.interval
+            default: c.unknownKey(key, path, valid: ["workspaces", "outbox", "interval"])
+            }
+        }
+        return r
     }
 
     static func decodeQueues(_ node: YAMLNode, _ path: String, _ c: inout Checker) -> [QueueConfig] {

@@ -74,6 +74,7 @@ final class JobRunner: Sendable {
             if status.startedAt == nil { status.startedAt = now }
             status.finishedAt = nil
             status.error = nil
+            status.waitingFor = nil
             JobRunner.event(layout, id, JobEvent(event: "started", state: .running, message: resuming ? "resumed" : nil))
         } else {
             JobRunner.event(layout, id, JobEvent(event: "resumed", state: .running, message: "the daemon restarted; the job's steps were re-adopted"))
@@ -441,6 +442,7 @@ final class JobRunner: Sendable {
             status.steps[i].detail = "not run: the job was cancelled"
         }
         status.state = .cancelled
+        status.waitingFor = nil
         status.finishedAt = Timestamp.rfc3339()
         status.progress = progress(status)
         write(layout, status, durable: true)
