@@ -54,6 +54,29 @@ extension Integration {
             #expect(events.firstIndex(of: "wait_over")! < events.firstIndex(of: "started")!)
         }
 
+        @Test func theIlluminaExampleWaitsForCopyCompleteNotJustRTAComplete() throws {
+            let spool = try TestSpool()
+            try spool.startDaemon()
+            let run = "241122_A00123_0042_AHTESTXXXX"
+            let folder = spool.root + "/data/illumina/" + run
+            // Base calling done (RTAComplete.txt) but the copy still going on.
+            let made = try runProgram("/usr/bin/env", ["python3", spool.workflows + "/run-check/make-run.py",
+                                                        "--out", spool.root + "/data/illumina", "--stage", "rta"])
+            try #require(made.code == 0, "\(made.stderr)")
+            try spool.drop("illumina-run.yaml", try String(contentsOfFile: Paths.repo + "/Workflows/examples/illumina-run.yaml", encoding: .utf8))
+            let waiting = try spool.waitFor("illumina-run", [.waiting])
+            #expect(waiting.waitingFor == ["data/illumina/\(run)/CopyComplete.txt"])
+            #expect(try spool.hopper("status", "illumina-run", "--spool", spool.root).stdout.contains("CopyComplete.txt"))
+
+            _ = FileManager.default.createFile(atPath: folder + "/CopyComplete.txt", contents: Data())
+            let done = try spool.waitFor("illumina-run")
+            #expect(done.state == .completed, "\(done.error?.message ?? "")\n\(spool.logText())")
+            #expect(done.results.map(\.path) == ["results/inventory.tsv", "results/report.md", "results/runinfo.json"])
+            let report = try String(contentsOfFile: spool.layout.job("illumina-run") + "/results/report.md", encoding: .utf8)
+            #expect(report.contains("# Run \(run)"))
+            #expect(report.contains("| 2 | 4 | 8 | 4096 |"))
+        }
+
         @Test func pathsAlreadyThereNeverShowWaiting() throws {
             let spool = try TestSpool()
             try spool.startDaemon()
@@ -207,6 +230,9 @@ extension Integration {
             #expect(FileOps.exists(spool.layout.status("old")))   // the outbox stays longer
             #expect(eventually(timeout: 30) { !FileOps.exists(spool.layout.job("old")) })
             #expect(spool.outboxIDs().isEmpty)
+            let gone = try spool.hopper("status", "old", "--spool", spool.root)
+            #expect(gone.code != 0)
+            #expect(gone.stderr.contains("job old ended completed and retention has removed its outbox entry since"))
             // Nothing renamed aside is left behind.
             #expect(eventually { ((try? FileOps.listDirectory(spool.layout.outbox)) ?? []).allSatisfy { !$0.hasPrefix(".expired-") } })
 
