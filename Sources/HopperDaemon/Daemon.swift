@@ -29,6 +29,9 @@ public struct DaemonOptions: Sendable {
     public var heartbeatInterval: Duration = .seconds(2)
     /// The step supervisor; default: `hopper-supervise` beside the running executable.
     public var supervisor: String?
+    /// SIGHUP: checks the config as the restarted daemon would read it; nil when it is good,
+    /// else why it is not (the daemon then goes on with the config it has).
+    public var checkReload: (@Sendable () -> String?)?
 
     public init(layout: SpoolLayout, config: HopperConfig, workflowDirectory: String?) {
         self.layout = layout
@@ -37,8 +40,20 @@ public struct DaemonOptions: Sendable {
     }
 }
 
+/// How `Daemon.run` ended.
+public enum DaemonExit: Sendable {
+    /// SIGTERM or SIGINT: exit.
+    case stopped
+    /// SIGHUP with a good config: the caller re-executes the daemon, which reads it afresh.
+    case reload
+}
+
 public enum Daemon {
-    public static func run(_ options: DaemonOptions, logger: Logger) async throws {
+    /// Runs until SIGTERM/SIGINT (`.stopped`) or SIGHUP (`.reload`). A reload is a graceful
+    /// stop and a re-exec in place (same pid, so systemd and the lock see one daemon): running
+    /// steps go on under their supervisors and the new daemon re-adopts them, as after any restart.
+    @discardableResult
+    public static func run(_ options: DaemonOptions, logger: Logger) async throws -> DaemonExit {
         let layout = options.layout
         let config = options.config
         do { try layout.create() } catch {
@@ -105,6 +120,7 @@ public enum Daemon {
         await scheduler.load()
 
         let stats = IntakeStats()
+        let reloadFlag = ReloadFlag()
         let diskGuard = DiskGuard(layout: layout, minFree: config.minFreeSpace.bytes, logger: logger)
         diskGuard.check()
         let intakeService = IntakeService(watcher: watcher, intake: intake, scheduler: scheduler, stats: stats,
@@ -113,7 +129,7 @@ public enum Daemon {
         let notifier = SystemdNotifier()
         let heartbeat = HeartbeatService(layout: layout, store: store, watcher: watcher, stats: stats,
                                          interval: options.heartbeatInterval, notifier: notifier, metrics: metrics,
-                                         diskGuard: diskGuard, logger: logger)
+                                         diskGuard: diskGuard, reload: reloadFlag, logger: logger)
         logger.info("daemon.started", metadata: [
             "spool": "\(layout.root)", "state": "\(layout.state)", "pid": "\(getpid())",
             "workflows": "\(options.workflowDirectory ?? "-")", "version": "\(HopperVersion.current)",
@@ -127,8 +143,12 @@ public enum Daemon {
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        let reload = ReloadSignal(group: group, flag: reloadFlag, check: options.checkReload, notifier: notifier, logger: logger)
         try await group.run()
-        logger.info("daemon.stopped")
+        let reloading = reload.requested
+        reload.cancel()
+        logger.info(reloading ? "daemon.reloading" : "daemon.stopped")
+        return reloading ? .reload : .stopped
     }
 
     /// flock(2) on `state/daemon.lock`: one daemon per spool. Returns the descriptor to keep open.

@@ -18,11 +18,13 @@ public final class HeartbeatService: Service {
     let notifier: SystemdNotifier
     let metrics: Metrics
     let diskGuard: DiskGuard?
+    let reload: ReloadFlag?
     let logger: Logger
 
     public init(layout: SpoolLayout, store: JobStore, watcher: InboxWatcher, stats: IntakeStats, interval: Duration,
-                notifier: SystemdNotifier, metrics: Metrics, diskGuard: DiskGuard? = nil, logger: Logger) {
+                notifier: SystemdNotifier, metrics: Metrics, diskGuard: DiskGuard? = nil, reload: ReloadFlag? = nil, logger: Logger) {
         self.diskGuard = diskGuard
+        self.reload = reload
         self.layout = layout; self.store = store; self.watcher = watcher; self.stats = stats
         self.notifier = notifier; self.metrics = metrics; self.logger = logger
         // Ping the watchdog at least twice per WatchdogSec.
@@ -39,8 +41,12 @@ public final class HeartbeatService: Service {
             notifier.watchdog(status: Self.summary(status))
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
-        notifier.stopping()
-        write(state: "stopped")
+        if reload?.requested == true {
+            write(state: "reloading")   // the re-executed daemon writes `running` within a second
+        } else {
+            notifier.stopping()
+            write(state: "stopped")
+        }
     }
 
     /// The one-line STATUS= systemd shows: "3 running, 12 pending; 240 accepted, 2 rejected".

@@ -287,3 +287,41 @@ extension String {
         try handle.close()
     }
 }
+
+extension Integration {
+    @Suite struct Reload {
+        @Test func sighupReadsTheNewConfigInPlaceAndRunningStepsGoOn() throws {
+            let spool = try TestSpool()
+            let daemon = try spool.startDaemon()
+            let pid = daemon.processIdentifier
+            #expect(spool.heartbeat()?.minFreeBytes == 1 << 30)
+            try spool.drop("long.yaml", "steps: [{name: a, run: \"sleep 2; echo finished\"}]\n")
+            try spool.waitFor("long", [.running])
+
+            // A broken config is refused: the daemon goes on as it was.
+            let good = try String(contentsOfFile: spool.configPath, encoding: .utf8)
+            try (good + "\nmax_runing: 3\n").write(toFile: spool.configPath, atomically: true, encoding: .utf8)
+            let before = try #require(spool.heartbeat()?.startedAt)
+            kill(pid, SIGHUP)
+            #expect(eventually { spool.logText().contains("config.reload_refused") })
+            #expect(spool.logText().contains("max_runing"))
+            #expect(daemon.isRunning)
+            #expect(spool.heartbeat()?.startedAt == before)
+
+            // A good one: same pid, new settings, the running step re-adopted and finished once.
+            try (good + "\nmin_free_space: 5M\n").write(toFile: spool.configPath, atomically: true, encoding: .utf8)
+            kill(pid, SIGHUP)
+            #expect(eventually { spool.heartbeat().map { $0.minFreeBytes == 5 << 20 && $0.state == "running" } ?? false })
+            #expect(spool.heartbeat()?.pid == pid)
+            #expect(daemon.isRunning)
+            let s = try spool.waitFor("long")
+            #expect(s.state == .completed)
+            #expect(s.steps[0].attempts.count == 1)
+            #expect(spool.log("long", "a").components(separatedBy: "finished").count == 2)
+            #expect(spool.events("long").contains { $0.event == "resumed" })
+            // And it still takes new work.
+            try spool.drop("after.yaml", "steps: [{name: a, run: \"true\"}]\n")
+            #expect(try spool.waitFor("after").state == .completed)
+        }
+    }
+}
