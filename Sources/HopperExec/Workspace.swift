@@ -1,6 +1,7 @@
 // Workspace — `runs/<id>/`, the isolated folder a job's steps run in.
 //
-//   inputs/<file>   each input, staged as a symlink to its source (or a copy, `stage: copy`)
+//   inputs/<file>   each input, staged as a symlink to its source (or a copy, `stage: copy`);
+//                   only when the job has inputs
 //   params.json     the job's params
 //   config.yaml     the params as a Snakemake config (plus `inputs:` with the staged paths)
 //   tmp/            TMPDIR of the steps
@@ -32,7 +33,7 @@ public enum Workspace {
     public static func prepare(path: String, jobID: String, manifest: JobManifest, spoolRoot: String) throws -> PreparedWorkspace {
         do {
             if mkdir(path, 0o755) != 0 && errno != EEXIST { try FileOps.makeDirectories(path) }
-            try FileOps.makeDirectory(path + "/inputs")
+            if !manifest.inputs.isEmpty { try FileOps.makeDirectory(path + "/inputs") }
             try FileOps.makeDirectory(path + "/tmp")
             try FileOps.makeDirectory(path + "/.hopper")
         } catch {

@@ -29,6 +29,12 @@ final class JobRunner: Sendable {
     let logger: Logger
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let cancelledBy = Mutex<String?>(nil)
+    /// Counts status.json writes; held while writing, so writes are ordered and a deferred one
+    /// that has been overtaken is dropped (see `saveSoon`).
+    private let statusWrites = Mutex<UInt64>(0)
+    /// How long the status of a step that has just started waits before it is written: a step
+    /// that ends sooner goes straight from its predecessor's status to its own end.
+    static let startCoalescing: Duration = .milliseconds(25)
 
     init(id: String, layout: SpoolLayout, store: JobStore, executor: LocalExecutor, settings: SchedulerSettings,
          catalog: WorkflowCatalog?, metrics: Metrics, logger: Logger) {
@@ -295,7 +301,7 @@ final class JobRunner: Sendable {
         status.steps[index] = step
         status.currentStep = step.name
         status.progress = JobRunner.progress(status)
-        await save(status, event: JobEvent(event: "step_started", state: .running, step: step.name, message: "attempt \(attempt)"))
+        await saveSoon(status, event: JobEvent(event: "step_started", state: .running, step: step.name, message: "attempt \(attempt)"))
         logger.info("step.started", metadata: ["step.name": "\(step.name)", "step.attempt": "\(attempt)"])
     }
 
@@ -386,12 +392,41 @@ final class JobRunner: Sendable {
     /// fsynced; the event line is not (status.json is the record, events.jsonl the history).
     func save(_ status: JobStatus, event: JobEvent?, durable: Bool = false) async {
         await BlockingIO.run { [self] in
-            do {
-                try FileOps.writeAtomically(layout.status(id), try JSON.pretty(status), durable: durable)
-            } catch {
-                logger.error("status.write_failed", metadata: ["error": "\(error)"])
+            statusWrites.withLock { generation in
+                generation += 1
+                writeStatus(status, durable: durable)
             }
             if let event { JobRunner.event(layout, id, event) }
+        }
+    }
+
+    /// Like `save`, but the status is written only if nothing else is saved within
+    /// `startCoalescing` (the event line is written now). For a step's start: a trivial step is
+    /// over before its start would reach the disk, and status.json goes from the previous state
+    /// to the step's end directly — one file write fewer per step. A reader still sees a
+    /// running step's status within that time; events.jsonl has every start.
+    func saveSoon(_ status: JobStatus, event: JobEvent?) async {
+        let mine = statusWrites.withLock { generation -> UInt64 in
+            generation += 1
+            return generation
+        }
+        if let event { await BlockingIO.run { [self] in JobRunner.event(layout, id, event) } }
+        Task.detached { [self] in
+            try? await Task.sleep(for: JobRunner.startCoalescing)
+            await BlockingIO.run { [self] in
+                statusWrites.withLock { generation in
+                    guard generation == mine else { return }   // overtaken by a newer status
+                    writeStatus(status, durable: false)
+                }
+            }
+        }
+    }
+
+    private func writeStatus(_ status: JobStatus, durable: Bool) {
+        do {
+            try FileOps.writeAtomically(layout.status(id), try JSON.pretty(status), durable: durable)
+        } catch {
+            logger.error("status.write_failed", metadata: ["error": "\(error)"])
         }
     }
 

@@ -14,9 +14,10 @@ extension Scheduler {
         return plan.notify
     }
 
-    /// A job reached a terminal state: sends what its `notify:` asks for.
-    func notifyFinished(_ id: String) {
-        guard let notifier = settings.notifier, let notify = notifySection(id) else { return }
+    /// A job reached a terminal state: sends what its `notify:` asks for. `manifest`: the job's
+    /// plan when at hand (saves reading it from the store).
+    func notifyFinished(_ id: String, manifest: JobManifest? = nil) {
+        guard let notifier = settings.notifier, let notify = notifySection(id, manifest: manifest) else { return }
         let layout = self.layout, logger = self.logger
         Task.detached {
             guard let status = JobRunner.readStatus(layout, id), status.state.isTerminal,

@@ -211,7 +211,7 @@ public actor Scheduler {
         if runningByOwner[job.owner] == 0 { runningByOwner[job.owner] = nil }
         runningByQueue[job.queue, default: 1] -= 1
         if runningByQueue[job.queue] == 0 { runningByQueue[job.queue] = nil }
-        notifyFinished(job.id)
+        notifyFinished(job.id, manifest: job.initial?.1)
         pump()
     }
 
