@@ -67,6 +67,10 @@ public enum Daemon {
         if stateFS.isNetwork {
             throw DaemonError("the state directory \(layout.state) is on \(stateFS.name); its SQLite database needs local disk: set `state:` in the config to a local path")
         }
+        if config.runAs == .owner {
+            throw DaemonError("run_as: owner (jobs running as their manifests' owners) is not available in hopper \(HopperVersion.current) yet; use run_as: service, where every job runs as the daemon's user")
+        }
+        checkInboxMode(layout.inbox, logger: logger)
         let lock = try acquireLock(layout)
         defer { close(lock) }
 
@@ -78,6 +82,8 @@ public enum Daemon {
         var settings = IntakeSettings()
         settings.maxManifestSize = Int(config.maxManifestSize.bytes)
         settings.defaultExecutor = config.executor.rawValue
+        settings.allowUsers = Set(config.allowUsers)
+        settings.denyUsers = Set(config.denyUsers)
         for q in config.queues {
             if let e = q.executor { settings.queueExecutors[q.name] = e.rawValue }
             if let w = q.workflow { settings.queueWorkflows[q.name] = w }
@@ -149,6 +155,19 @@ public enum Daemon {
         reload.cancel()
         logger.info(reloading ? "daemon.reloading" : "daemon.stopped")
         return reloading ? .reload : .stopped
+    }
+
+    /// A shared inbox should be writable by all with the sticky bit (1733 or 1777, like /tmp):
+    /// without it, any user may remove or replace another's manifest before the daemon takes it.
+    static func checkInboxMode(_ inbox: String, logger: Logger) {
+        guard let st = try? FileOps.lstat(inbox) else { return }
+        let mode = st.st_mode & 0o7777
+        if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+            logger.warning("inbox.unsafe_mode", metadata: [
+                "path": "\(inbox)", "mode": "\(String(mode, radix: 8))",
+                "reason": "world-writable without the sticky bit: users can remove or replace each other's manifests; chmod 1733 (or 1777)",
+            ])
+        }
     }
 
     /// flock(2) on `state/daemon.lock`: one daemon per spool. Returns the descriptor to keep open.

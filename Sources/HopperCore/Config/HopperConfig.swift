@@ -74,6 +74,13 @@ public struct HopperConfig: Sendable, Equatable {
     public var notifyTimeout = DurationValue(seconds: 30, text: "30s")
     /// `retention:` what is removed how long after a job ends.
     public var retention = Retention()
+    /// `allow_users:` when not empty, only these users' manifests are accepted.
+    public var allowUsers: [String] = []
+    /// `deny_users:` these users' manifests are rejected.
+    public var denyUsers: [String] = []
+    /// `min_uid:` with `run_as: owner`, manifests owned by accounts below this uid (root, system
+    /// accounts) are rejected unless `allow_users` names them.
+    public var minUID: Int = 1000
     /// `max_log_size:` a step's log is cut at this size (the rest is counted and dropped).
     public var maxLogSize = ByteSize.mib(100)
     /// `kill_grace:` on cancel or timeout, SIGTERM to the step's process group, then SIGKILL after this.
@@ -186,7 +193,7 @@ extension HopperConfig {
     static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
                        "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
                        "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "snakemake",
-                       "notify_timeout", "retention"]
+                       "notify_timeout", "retention", "allow_users", "deny_users", "min_uid"]
 
     /// Reads and checks a config file; relative paths are resolved against its directory.
     public static func load(path: String) throws(ManifestError) -> HopperConfig {
@@ -259,6 +266,9 @@ extension HopperConfig {
             case "log_level": config.logLevel = c.choice(value, k, LogLevel.self) ?? config.logLevel
             case "queues": config.queues = decodeQueues(value, k, &c)
             case "notify_timeout": config.notifyTimeout = c.duration(value, k) ?? config.notifyTimeout
+            case "allow_users": config.allowUsers = c.list(value, k, allowSingle: true) { c, n, p in c.line(n, p) } ?? []
+            case "deny_users": config.denyUsers = c.list(value, k, allowSingle: true) { c, n, p in c.line(n, p) } ?? []
+            case "min_uid": config.minUID = c.int(value, k, min: 0, max: 1 << 31) ?? config.minUID
             case "retention": config.retention = decodeRetention(value, k, &c) ?? config.retention
             default: c.unknownKey(key, "", valid: keys)
             }

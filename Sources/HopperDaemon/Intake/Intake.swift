@@ -40,7 +40,21 @@ public struct IntakeSettings: Sendable {
     public var queueExecutors: [String: String] = [:]
     /// A queue's default workflow, for manifests that name neither `workflow:` nor `steps:`.
     public var queueWorkflows: [String: String] = [:]
+    /// When not empty, only these users may submit jobs.
+    public var allowUsers: Set<String> = []
+    /// These users may not submit jobs.
+    public var denyUsers: Set<String> = []
     public init() {}
+
+    /// Why a job manifest owned by `uid` is refused, or nil.
+    func submitterProblem(uid: uid_t) -> String? {
+        let name = Accounts.userName(uid)
+        if denyUsers.contains(name) { return "user \(name) may not submit jobs here (deny_users in the daemon's config)" }
+        if !allowUsers.isEmpty && !allowUsers.contains(name) {
+            return "user \(name) may not submit jobs here (not in allow_users in the daemon's config)"
+        }
+        return nil
+    }
 }
 
 /// A job just accepted: what the scheduler needs to queue it.
@@ -236,6 +250,10 @@ public final class Intake {
             Glibc.close(fd)
             return .control(ControlDrop(candidate: c, request: request, uid: st.st_uid, gid: st.st_gid))
         case .success(.job(let manifest)):
+            if let problem = settings.submitterProblem(uid: st.st_uid) {
+                Glibc.close(fd)
+                return reject(c, "submitter not allowed", problem)
+            }
             if let problem = Names.jobIDProblem(stem) {
                 Glibc.close(fd)
                 return reject(c, "invalid job id", "\(problem); the job id is the file name without .yaml")
@@ -407,9 +425,15 @@ public final class Intake {
             if FileOps.exists(target) { continue }
             let record = Rejection(file: base, reason: r.reason, diagnostics: r.diagnostics,
                                    source: relative(r.candidate.path), rejectedAs: name)
+            // Running as root: the file and its error are its submitter's alone (mode 0600).
+            let owner: uid_t? = geteuid() == 0 ? (try? FileOps.lstat(r.candidate.path)).flatMap { $0 }.map(\.st_uid) : nil
             do {
-                try FileOps.writeAtomically(target + ".error.json", try JSON.pretty(record), durable: false)
+                try FileOps.writeAtomically(target + ".error.json", try JSON.pretty(record), mode: owner == nil ? 0o644 : 0o600, durable: false)
+                if let owner { chown(target + ".error.json", owner, gid_t.max) }
                 try FileOps.renameNoReplace(r.candidate.path, target)
+                if owner != nil, let st = try? FileOps.lstat(target), (st.st_mode & S_IFMT) == S_IFREG {
+                    chmod(target, 0o600)
+                }
                 return name
             } catch let e as SystemError where e.errno == EEXIST {
                 continue
