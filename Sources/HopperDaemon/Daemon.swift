@@ -67,8 +67,13 @@ public enum Daemon {
         if stateFS.isNetwork {
             throw DaemonError("the state directory \(layout.state) is on \(stateFS.name); its SQLite database needs local disk: set `state:` in the config to a local path")
         }
-        if config.runAs == .owner {
-            throw DaemonError("run_as: owner (jobs running as their manifests' owners) is not available in hopper \(HopperVersion.current) yet; use run_as: service, where every job runs as the daemon's user")
+        if config.runAs == .owner && geteuid() != 0 {
+            throw DaemonError("run_as: owner needs the daemon to run as root (it becomes each job's owner to run its steps); run it as root, or use run_as: service")
+        }
+        var jobGroup: gid_t? = nil
+        if config.runAs == .owner, let name = config.jobGroup {
+            guard let g = getgrnam(name) else { throw DaemonError("job_group \(name) is not a group on this host") }
+            jobGroup = g.pointee.gr_gid
         }
         checkInboxMode(layout.inbox, logger: logger)
         let lock = try acquireLock(layout)
@@ -84,6 +89,9 @@ public enum Daemon {
         settings.defaultExecutor = config.executor.rawValue
         settings.allowUsers = Set(config.allowUsers)
         settings.denyUsers = Set(config.denyUsers)
+        if config.runAs == .owner {
+            settings.owners = OwnerPolicy(minUID: uid_t(config.minUID), mode: config.jobMode, group: jobGroup)
+        }
         for q in config.queues {
             if let e = q.executor { settings.queueExecutors[q.name] = e.rawValue }
             if let w = q.workflow { settings.queueWorkflows[q.name] = w }
@@ -113,6 +121,7 @@ public enum Daemon {
         sched.logCap = config.maxLogSize.bytes
         sched.grace = config.killGrace.seconds
         sched.notifier = Notifier(mailCommand: config.mailCommand, timeout: config.notifyTimeout.seconds)
+        sched.owners = settings.owners
         sched.waitPoll = config.pollInterval.seconds
         sched.snakemake = Snakemake.locate(configured: config.snakemake, workflows: options.workflowDirectory)
         logger.info("snakemake.located", metadata: ["snakemake.path": "\(sched.snakemake ?? "not found")"])

@@ -32,7 +32,7 @@ extension Scheduler {
                                 durable: what == .outbox)
                 let aside = FileOps.split(path).0 + "/.expired-" + id
                 do {
-                    if FileOps.exists(aside) { try FileOps.removeTree(aside) }
+                    if FileOps.exists(aside) { try FileOps.rename(aside, aside + "-\(Int(now))") }
                     try FileOps.rename(path, aside)
                     doomed.append(aside)
                 } catch {
@@ -83,11 +83,9 @@ public final class RetentionService: Service {
     func remove(_ paths: [String]) async {
         guard !paths.isEmpty else { return }
         let logger = self.logger
-        await BlockingIO.run {
-            for path in paths {
-                do { try FileOps.removeTree(path) } catch {
-                    logger.warning("retention.remove_failed", metadata: ["path": "\(path)", "error": "\(error)"])
-                }
+        for path in paths {
+            do { try await AsUser.removeTree(path) } catch {
+                logger.warning("retention.remove_failed", metadata: ["path": "\(path)", "error": "\(error)"])
             }
         }
     }

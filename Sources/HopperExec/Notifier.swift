@@ -39,8 +39,9 @@ public struct Notifier: Sendable {
 
     /// Sends what `notify` asks for on `event`; returns one attempt per target.
     /// `statusPath` is the job's status.json (named in the mail, given to the command).
+    /// `user` (run_as: owner): the programs run as the job's owner.
     public func send(_ notify: Notify, event: NotifyEvent, status: JobStatus, statusJSON: [UInt8],
-                     statusPath: String, workingDirectory: String) async -> [NotifyAttempt] {
+                     statusPath: String, workingDirectory: String, user: FileIdentity? = nil) async -> [NotifyAttempt] {
         guard notify.on.contains(event) else { return [] }
         var attempts: [NotifyAttempt] = []
         var env: [String: String] = [
@@ -49,19 +50,20 @@ public struct Notifier: Sendable {
             "HOPPER_STATUS": statusPath,
         ]
         if let lang = ProcessEnvironment.value("LANG") { env["LANG"] = lang }
+        if let user { env["HOME"] = user.home; env["USER"] = user.name; env["LOGNAME"] = user.name }
         if !notify.email.isEmpty {
             let target = "email " + notify.email.joined(separator: ", ")
             if mailCommand.isEmpty {
                 attempts.append(NotifyAttempt(target: target, ok: false, outcome: "no mail_command is configured"))
             } else {
                 let message = Self.mail(to: notify.email, event: event, status: status, statusJSON: statusJSON, statusPath: statusPath)
-                let outcome = await run(mailCommand, input: message, environment: env, workingDirectory: workingDirectory)
+                let outcome = await run(mailCommand, input: message, environment: env, workingDirectory: workingDirectory, user: user)
                 attempts.append(NotifyAttempt(target: target, ok: outcome.ok, outcome: outcome.text))
             }
         }
         if let command = notify.command {
             let argv = command.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            let outcome = await run(argv, input: statusJSON, environment: env, workingDirectory: workingDirectory)
+            let outcome = await run(argv, input: statusJSON, environment: env, workingDirectory: workingDirectory, user: user)
             attempts.append(NotifyAttempt(target: "command " + command, ok: outcome.ok, outcome: outcome.text))
         }
         return attempts
@@ -116,13 +118,14 @@ public struct Notifier: Sendable {
     }
 
     /// Runs `argv` with `input` on stdin, output discarded, within `timeout`.
-    func run(_ argv: [String], input: [UInt8], environment: [String: String], workingDirectory: String) async -> (ok: Bool, text: String) {
+    func run(_ argv: [String], input: [UInt8], environment: [String: String], workingDirectory: String,
+             user: FileIdentity? = nil) async -> (ok: Bool, text: String) {
         guard !argv.isEmpty else { return (false, "empty command") }
         let env = environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] }
         let limit = timeout
         return await withTaskGroup(of: (Bool, String)?.self) { group in
             group.addTask {
-                await Self.runOnce(argv, input: input, environment: env, workingDirectory: workingDirectory)
+                await Self.runOnce(argv, input: input, environment: env, workingDirectory: workingDirectory, user: user)
             }
             group.addTask {
                 try? await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
@@ -136,11 +139,17 @@ public struct Notifier: Sendable {
     }
 
     /// One run; nil when cancelled (the process group was torn down: SIGTERM, a second, SIGKILL).
-    static func runOnce(_ argv: [String], input: [UInt8], environment env: [[UInt8]], workingDirectory: String) async -> (Bool, String)? {
+    static func runOnce(_ argv: [String], input: [UInt8], environment env: [[UInt8]], workingDirectory: String,
+                        user: FileIdentity?) async -> (Bool, String)? {
         let program = argv[0]
         var options = PlatformOptions()
         options.createSession = true
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(1))]
+        if let user {
+            options.userID = user.uid
+            options.groupID = user.gid
+            options.supplementaryGroups = user.groups
+        }
         let executable: Executable = program.hasPrefix("/") ? .path(FilePath(program)) : .name(program)
         do {
             let result = try await Subprocess.run(

@@ -19,6 +19,7 @@ public struct StagingError: Error, CustomStringConvertible, Sendable {
     public var input: String?
     public var message: String
     public var description: String { message }
+    public init(input: String?, message: String) { self.input = input; self.message = message }
 }
 
 public struct PreparedWorkspace: Sendable {
@@ -50,7 +51,11 @@ public enum Workspace {
                 let why = errno == ENOENT ? "does not exist" : String(cString: strerror(errno))
                 throw StagingError(input: name, message: "input \(name): \(source) \(why)")
             }
-            guard access(source, R_OK) == 0 else {
+            // Opened, not access(2)ed: under run_as: owner this runs with the owner's filesystem
+            // identity (AsUser), and an open is checked with exactly that.
+            let probe = open(source, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+            if probe >= 0 { close(probe) }
+            guard probe >= 0 else {
                 throw StagingError(input: name, message: "input \(name): \(source) is not readable")
             }
             var base = FileOps.split(source).1

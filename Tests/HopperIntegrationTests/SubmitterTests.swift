@@ -1,5 +1,5 @@
 // Who may submit: allow_users/deny_users, rejected files private to their submitter, the inbox
-// mode check, and run_as: owner refused until it exists. The daemon runs as root here and the
+// mode check. The daemon runs as root here and the
 // files are given to `nobody` with chown, as if nobody had dropped them.
 import Foundation
 import HopperCore
@@ -71,13 +71,6 @@ extension Integration {
             try spool.startDaemon()
             #expect(spool.logText().contains("inbox.unsafe_mode"))
             #expect(spool.logText().contains("chmod 1733"))
-        }
-
-        @Test func runAsOwnerIsRefusedUntilItExists() throws {
-            let spool = try TestSpool(config: "run_as: owner")
-            let r = try spool.hopper("daemon", "--config", spool.configPath)
-            #expect(r.code != 0)
-            #expect(r.stderr.contains("run_as: owner (jobs running as their manifests' owners) is not available"))
         }
     }
 }

@@ -81,6 +81,12 @@ public struct HopperConfig: Sendable, Equatable {
     /// `min_uid:` with `run_as: owner`, manifests owned by accounts below this uid (root, system
     /// accounts) are rejected unless `allow_users` names them.
     public var minUID: Int = 1000
+    /// `job_mode:` with `run_as: owner`, the mode of each job's outbox folder and workspace
+    /// (they belong to the job's owner): `0700`, or e.g. `0750` with `job_group`.
+    public var jobMode: mode_t = 0o700
+    /// `job_group:` with `run_as: owner`, the group of each job's folders (default: the owner's
+    /// primary group), for sharing results with a project group.
+    public var jobGroup: String?
     /// `max_log_size:` a step's log is cut at this size (the rest is counted and dropped).
     public var maxLogSize = ByteSize.mib(100)
     /// `kill_grace:` on cancel or timeout, SIGTERM to the step's process group, then SIGKILL after this.
@@ -193,7 +199,7 @@ extension HopperConfig {
     static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
                        "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
                        "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "snakemake",
-                       "notify_timeout", "retention", "allow_users", "deny_users", "min_uid"]
+                       "notify_timeout", "retention", "allow_users", "deny_users", "min_uid", "job_mode", "job_group"]
 
     /// Reads and checks a config file; relative paths are resolved against its directory.
     public static func load(path: String) throws(ManifestError) -> HopperConfig {
@@ -269,6 +275,13 @@ extension HopperConfig {
             case "allow_users": config.allowUsers = c.list(value, k, allowSingle: true) { c, n, p in c.line(n, p) } ?? []
             case "deny_users": config.denyUsers = c.list(value, k, allowSingle: true) { c, n, p in c.line(n, p) } ?? []
             case "min_uid": config.minUID = c.int(value, k, min: 0, max: 1 << 31) ?? config.minUID
+            case "job_mode":
+                if let text = c.line(value, k) {
+                    if let m = mode_t(text, radix: 8), m <= 0o777, m & 0o700 == 0o700 { config.jobMode = m } else {
+                        c.error(value, k, "expected a folder mode such as 0700 or 0750 that gives the owner rwx; got \(quoted(text))")
+                    }
+                }
+            case "job_group": config.jobGroup = c.line(value, k)
             case "retention": config.retention = decodeRetention(value, k, &c) ?? config.retention
             default: c.unknownKey(key, "", valid: keys)
             }

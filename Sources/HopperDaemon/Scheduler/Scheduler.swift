@@ -32,6 +32,8 @@ public struct SchedulerSettings: Sendable {
     public var notifier: Notifier?
     /// Seconds between two looks at the `wait_for` paths of waiting jobs.
     public var waitPoll: Double = 2
+    /// run_as: owner — jobs run as their owners, whose folders these are; nil: as the daemon.
+    public var owners: OwnerPolicy?
     public init() {}
 }
 
@@ -254,13 +256,15 @@ public actor Scheduler {
                     return "job \(id) has no step \(unknown.joined(separator: ", ")); its steps are \(status.steps.map(\.name).joined(separator: ", "))"
                 }
             }
-            JobRunner.requeue(id: id, layout: layout, store: store, steps: request.steps ?? [], action: "rerun", by: requester(drop), logger: logger)
+            let markers = JobRunner.requeue(id: id, layout: layout, store: store, steps: request.steps ?? [], action: "rerun", by: requester(drop), logger: logger)
+            let owner = settings.owners == nil ? nil : FileIdentity.of(uid: uid_t(record.uid))
+            _ = await AsUser.run(owner) { for m in markers { try? FileOps.writeNew(m, []) } }
             enqueue(QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq()))
         case .clean:
             guard state.isTerminal else {
                 return "job \(id) is \(state.rawValue); clean applies to finished jobs (cancel it first)"
             }
-            JobRunner.clean(id: id, layout: layout, by: requester(drop), logger: logger)
+            await JobRunner.clean(id: id, layout: layout, by: requester(drop), logger: logger)
         }
         logger.notice("request.honoured", metadata: ["job.id": "\(id)", "request.action": "\(action)", "request.by": "\(requester(drop))"])
         pump()
