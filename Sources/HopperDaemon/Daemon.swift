@@ -88,6 +88,7 @@ public enum Daemon {
         settings.maxManifestSize = Int(config.maxManifestSize.bytes)
         settings.defaultExecutor = config.executor.rawValue
         settings.allowUsers = Set(config.allowUsers)
+        settings.maxSteps = config.maxSteps
         settings.denyUsers = Set(config.denyUsers)
         if config.runAs == .owner {
             settings.owners = OwnerPolicy(minUID: uid_t(config.minUID), mode: config.jobMode, group: jobGroup)
@@ -122,6 +123,7 @@ public enum Daemon {
         sched.grace = config.killGrace.seconds
         sched.notifier = Notifier(mailCommand: config.mailCommand, timeout: config.notifyTimeout.seconds)
         sched.owners = settings.owners
+        sched.maxResultSize = config.maxResultSize?.bytes
         sched.waitPoll = config.pollInterval.seconds
         sched.snakemake = Snakemake.locate(configured: config.snakemake, workflows: options.workflowDirectory)
         logger.info("snakemake.located", metadata: ["snakemake.path": "\(sched.snakemake ?? "not found")"])

@@ -74,3 +74,27 @@ extension Integration {
         }
     }
 }
+
+extension Integration {
+    @Suite struct Caps {
+        @Test func tooManyStepsAndTooLargeResultsAreRefusedWithTheCap() throws {
+            let spool = try TestSpool(config: "max_steps: 3\nmax_result_size: 1K")
+            try spool.startDaemon()
+            try spool.drop("long.yaml", """
+                steps: [{name: a, run: "true"}, {name: b, run: "true"}, {name: c, run: "true"}, {name: d, run: "true"}]
+                """)
+            #expect(eventually { spool.isRejected("long.yaml") })
+            let r = try spool.rejection("long.yaml")
+            #expect(r.reason == "too many steps")
+            #expect(r.errors.first?.message == "the job has 4 steps; this daemon runs at most 3 per job (max_steps)")
+
+            try spool.drop("big.yaml", """
+                steps: [{name: make, run: "mkdir out; head -c 4096 /dev/zero > out/big.bin", outputs: ["out/*"]}]
+                """)
+            let s = try spool.waitFor("big")
+            #expect(s.state == .failed)
+            #expect(s.error?.message.contains("over the results size cap of 1K") == true, "\(s.error?.message ?? "")")
+            #expect(s.results.isEmpty)
+        }
+    }
+}

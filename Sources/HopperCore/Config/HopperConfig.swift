@@ -87,6 +87,10 @@ public struct HopperConfig: Sendable, Equatable {
     /// `job_group:` with `run_as: owner`, the group of each job's folders (default: the owner's
     /// primary group), for sharing results with a project group.
     public var jobGroup: String?
+    /// `max_steps:` a job (inline or through its workflow) with more steps is rejected.
+    public var maxSteps: Int = 100
+    /// `max_result_size:` the outputs one step may publish, in bytes; nil: no cap.
+    public var maxResultSize: ByteSize?
     /// `max_log_size:` a step's log is cut at this size (the rest is counted and dropped).
     public var maxLogSize = ByteSize.mib(100)
     /// `kill_grace:` on cancel or timeout, SIGTERM to the step's process group, then SIGKILL after this.
@@ -199,7 +203,7 @@ extension HopperConfig {
     static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
                        "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
                        "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "snakemake",
-                       "notify_timeout", "retention", "allow_users", "deny_users", "min_uid", "job_mode", "job_group"]
+                       "notify_timeout", "retention", "allow_users", "deny_users", "min_uid", "job_mode", "job_group", "max_steps", "max_result_size"]
 
     /// Reads and checks a config file; relative paths are resolved against its directory.
     public static func load(path: String) throws(ManifestError) -> HopperConfig {
@@ -282,6 +286,8 @@ extension HopperConfig {
                     }
                 }
             case "job_group": config.jobGroup = c.line(value, k)
+            case "max_steps": config.maxSteps = c.int(value, k, min: 1, max: 10_000) ?? config.maxSteps
+            case "max_result_size": config.maxResultSize = c.size(value, k)
             case "retention": config.retention = decodeRetention(value, k, &c) ?? config.retention
             default: c.unknownKey(key, "", valid: keys)
             }

@@ -41,6 +41,8 @@ public struct IntakeSettings: Sendable {
     public var queueExecutors: [String: String] = [:]
     /// A queue's default workflow, for manifests that name neither `workflow:` nor `steps:`.
     public var queueWorkflows: [String: String] = [:]
+    /// A job with more steps than this is rejected.
+    public var maxSteps: Int = 100
     /// run_as: owner — who may own a job, and how its folders are handed over.
     public var owners: OwnerPolicy?
     /// When not empty, only these users may submit jobs.
@@ -261,6 +263,10 @@ public final class Intake {
             Glibc.close(fd)
             return .control(ControlDrop(candidate: c, request: request, uid: st.st_uid, gid: st.st_gid))
         case .success(.job(let manifest)):
+            if manifest.resolvedSteps.count > settings.maxSteps {
+                Glibc.close(fd)
+                return reject(c, "too many steps", "the job has \(manifest.resolvedSteps.count) steps; this daemon runs at most \(settings.maxSteps) per job (max_steps)")
+            }
             if let problem = settings.submitterProblem(uid: st.st_uid) {
                 Glibc.close(fd)
                 return reject(c, "submitter not allowed", problem)

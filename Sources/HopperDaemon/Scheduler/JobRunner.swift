@@ -363,7 +363,8 @@ final class JobRunner: Sendable {
     /// Publishes a completed step's outputs; returns a problem that fails the job, or nil.
     func publish(step: Step, status: inout JobStatus) async -> String? {
         guard !step.outputs.isEmpty else { return nil }
-        let publisher = ResultPublisher(workspace: layout.workspace(id), results: layout.job(id) + "/results")
+        let publisher = ResultPublisher(workspace: layout.workspace(id), results: layout.job(id) + "/results",
+                                        maxBytes: settings.maxResultSize)
         do {
             let previous = status.results
             let (report, all) = try await AsUser.run(identity) { () throws -> (PublishReport, [ResultFile]) in

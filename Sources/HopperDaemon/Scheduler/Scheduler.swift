@@ -34,6 +34,8 @@ public struct SchedulerSettings: Sendable {
     public var waitPoll: Double = 2
     /// run_as: owner — jobs run as their owners, whose folders these are; nil: as the daemon.
     public var owners: OwnerPolicy?
+    /// Bytes one step may publish; nil: no cap.
+    public var maxResultSize: Int64?
     public init() {}
 }
 
