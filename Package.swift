@@ -81,6 +81,8 @@ let package = Package(
         .testTarget(name: "HopperExecTests", dependencies: ["HopperExec", "HopperCore"], swiftSettings: strict),
         .testTarget(name: "HopperIntegrationTests", dependencies: [
             "HopperCore", "HopperStore", "hopper", "hopper-supervise",
+            // Intake driven step by step (IntakeSwapTests): a swap between examination and commit.
+            "HopperDaemon", "HopperWatch", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
     ]
 )
