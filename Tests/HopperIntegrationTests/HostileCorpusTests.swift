@@ -351,7 +351,7 @@ extension Integration {
                 #expect(rename(regular, inbox + "/" + name) == 0)
                 // A spread of delays (the same every run) so the swap lands at different points
                 // of the daemon's work on the file.
-                let delay = UInt32((i * 7) % 11) * 150
+                let delay = UInt32((i * 7) % 11) * 400
                 if delay > 0 { usleep(delay) }
                 let link = spool.base + "/.link-\(i).tmp"
                 #expect(symlink(outside, link) == 0)
@@ -390,6 +390,42 @@ extension Integration {
             #expect(symlinksRejected.allSatisfy { $0 == 1 }, "symlinks not rejected exactly once: \(symlinksRejected)")
             print("race: \(rounds) swaps, \(accepted) regular files accepted before their swap, \(rounds) symlinks rejected")
             #expect(try String(contentsOfFile: outside, encoding: .utf8) == trueManifest("SYMLINK TARGET"))
+        }
+
+        /// Queue names come from folder names: a folder whose name is not a valid queue name,
+        /// a hidden one, and a symlink to a folder outside are never queues, so nothing in them
+        /// is taken (the files stay where they are); a symlink named like a manifest is rejected.
+        @Test func foldersThatAreNotQueuesAreNeverEntered() throws {
+            let spool = try TestSpool()
+            try spool.startDaemon()
+            let inbox = spool.layout.inbox
+            let outsideDir = spool.base + "/elsewhere"
+            try FileManager.default.createDirectory(atPath: outsideDir, withIntermediateDirectories: true)
+            try trueManifest("outside").write(toFile: outsideDir + "/outside.yaml", atomically: true, encoding: .utf8)
+            let badQueues = ["bad queue", "-dash", ".hidden", "new\nline", String(repeating: "q", count: 200)]
+            for q in badQueues {
+                try FileManager.default.createDirectory(atPath: inbox + "/" + q, withIntermediateDirectories: false)
+                try trueManifest("in \(q)").write(toFile: inbox + "/" + q + "/.x.tmp", atomically: false, encoding: .utf8)
+                #expect(rename(inbox + "/" + q + "/.x.tmp", inbox + "/" + q + "/inqueue.yaml") == 0)
+            }
+            #expect(symlink(outsideDir, inbox + "/linkq") == 0)
+            #expect(symlink(outsideDir, inbox + "/linkdir.yaml") == 0)
+
+            // A valid queue made afterwards works; by the time its job ran, the rest was seen.
+            try FileManager.default.createDirectory(atPath: inbox + "/seq1", withIntermediateDirectories: false)
+            #expect(eventually { spool.logText().contains("inbox.path=\(inbox)/seq1") }, "\(spool.logText())")
+            try spool.drop("good-queue.yaml", trueManifest("in seq1"), queue: "seq1")
+            #expect(eventually(timeout: 60) { (try? spool.status("good-queue"))?.state == .completed }, "\(spool.logText())")
+            #expect(try spool.status("good-queue").queue == "seq1")
+
+            #expect(eventually { spool.isRejected("linkdir.yaml") })
+            #expect(try spool.rejection("linkdir.yaml").reason == "symlink")
+            #expect(spool.outboxIDs() == ["good-queue"], "\(spool.outboxIDs())")
+            for q in badQueues {
+                #expect(FileOps.exists(inbox + "/" + q + "/inqueue.yaml"), "\(q.debugDescription)")
+            }
+            #expect(FileOps.exists(outsideDir + "/outside.yaml"))
+            #expect(spool.daemon?.isRunning == true)
         }
     }
 }
