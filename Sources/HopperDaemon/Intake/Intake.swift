@@ -476,6 +476,11 @@ public final class Intake {
     /// `.error.json` stays in rejected/ saying so, and it is not looked at again (by inode)
     /// until the daemon restarts, so the reason is written and logged once.
     func keepUnmovable(_ r: Rejected, name: String, target: String, record: Rejection, cause: SystemError) -> String? {
+        guard FileOps.exists(target + ".error.json") else {
+            // rejected/ itself refused the .error.json: nothing was set aside; retried later.
+            logger.error("job.reject_failed", metadata: ["file": "\(r.candidate.path)", "error": "\(cause)"])
+            return nil
+        }
         guard let st = try? FileOps.lstat(r.candidate.path) else {
             unlink(target + ".error.json")
             return nil
