@@ -2,8 +2,9 @@
 //
 // Feeds arbitrary bytes through the path intake takes from a dropped file to a job
 // (`ManifestParser.parse` against the repository's Workflows/ catalog, then the pending
-// status.json, the store's plan JSON and the rejection's .error.json), and the same bytes
-// through `Workflow.parse` as if they were a workflow file. Besides crashes, hangs and
+// status.json, the store's plan JSON and the rejection's .error.json), again as if dropped in a
+// queue with a default workflow, and the same bytes through `Workflow.parse` (a workflow file)
+// and `HopperConfig.parse` (the config file). Besides crashes, hangs and
 // memory blow-ups (libFuzzer and AddressSanitizer find those), it checks what must hold for
 // every input: a rejection has at least one diagnostic with a message; an accepted manifest
 // has steps with valid names and outputs inside the workspace, and its plan JSON decodes
@@ -50,7 +51,18 @@ enum ManifestFuzz {
             precondition(Names.jobIDProblem(request.job) == nil, "control request for an invalid job id")
             outcome = "accepted request \(request.action.rawValue) \(request.job)"
         }
+        // In a queue whose config names a default workflow (`queues: {q: {workflow: demo}}`).
+        if case .success(.job(let manifest)) = ManifestParser.parse(bytes, fileName: "fuzz.yaml", catalog: catalog,
+                                                                    defaultWorkflow: "demo") {
+            checkJob(manifest)
+        }
         _ = Workflow.parse(bytes, name: "fuzz", fileName: "Workflows/fuzz.yaml", directory: "/nonexistent")
+        // The config file goes through the same YAML layer and Checker.
+        do {
+            _ = try HopperConfig.parse(bytes: bytes, fileName: "config.yaml", baseDirectory: "/nonexistent")
+        } catch {
+            precondition(!error.diagnostics.isEmpty, "config rejected without a diagnostic")
+        }
         return outcome
     }
 
