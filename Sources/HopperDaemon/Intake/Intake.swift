@@ -322,8 +322,12 @@ public final class Intake {
                 try FileOps.makeDirectory(job.staging, mode: 0o755)
                 let accepted = JobEvent(time: job.status.submittedAt, event: "accepted", state: .pending,
                                         message: "accepted from \(relative(job.candidate.path)) (owner \(job.status.owner))")
-                try write(job.staging + "/status.json", try JSON.pretty(job.status), durable: !bulk)
-                try write(job.staging + "/events.jsonl", try JSON.line(accepted), durable: !bulk)
+                // Not fsynced on their own: what must survive a power cut is the manifest (its
+                // fsync below, or the batch's syncfs) and the renames (directory fsyncs). A
+                // status.json torn by a power cut is written anew from the manifest at start-up
+                // (Recovery), so two journal commits per accepted file are saved.
+                try write(job.staging + "/status.json", try JSON.pretty(job.status), durable: false)
+                try write(job.staging + "/events.jsonl", try JSON.line(accepted), durable: false)
                 try FileOps.makeDirectory(job.staging + "/logs")
                 if let owners = settings.owners { try owners.handOver(job.staging, to: job.uid, files: ["status.json", "events.jsonl", "logs"]) }
                 if !bulk { try FileOps.fsync(job.fd, path: job.candidate.name) }

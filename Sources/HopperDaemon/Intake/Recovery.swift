@@ -60,6 +60,16 @@ public enum Recovery {
                 records.append(record)
             }
         }
+        // Jobs not finished whose status.json a power cut tore (intake does not fsync it on its
+        // own): written anew from the manifest, or the job could never be run.
+        var seen = Set(records.map(\.id))
+        for job in try store.jobs(inStates: [.pending, .waiting, .queued, .running]) where !seen.contains(job.id) && onDisk.contains(job.id) {
+            if let bytes = try? FileOps.readFile(layout.status(job.id)), (try? JSON.decode(JobStatus.self, from: bytes)) != nil { continue }
+            if let record = try reindex(id: job.id, layout: layout, catalog: catalog, settings: settings, logger: logger, report: &report) {
+                records.append(record)
+                seen.insert(job.id)
+            }
+        }
         try store.insert(records)
         report.indexed = records.count
         // Rows of jobs whose outbox entry retention removed stay: they keep the id taken.
