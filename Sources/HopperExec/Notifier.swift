@@ -142,15 +142,18 @@ public struct Notifier: Sendable {
     static func runOnce(_ argv: [String], input: [UInt8], environment env: [[UInt8]], workingDirectory: String,
                         user: FileIdentity?) async -> (Bool, String)? {
         let program = argv[0]
+        var argv = argv
+        if let user {
+            // Becoming the owner after exec, through setpriv(1): swift-subprocess's own uid/gid
+            // options fork the whole (multi-threaded) daemon, and a child forked while another
+            // thread holds a lock can hang before it ever execs.
+            let groups = user.groups.isEmpty ? "--clear-groups" : "--groups=" + user.groups.map(String.init).joined(separator: ",")
+            argv = ["/usr/bin/setpriv", "--reuid=\(user.uid)", "--regid=\(user.gid)", groups, "--"] + argv
+        }
         var options = PlatformOptions()
         options.createSession = true
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(1))]
-        if let user {
-            options.userID = user.uid
-            options.groupID = user.gid
-            options.supplementaryGroups = user.groups
-        }
-        let executable: Executable = program.hasPrefix("/") ? .path(FilePath(program)) : .name(program)
+        let executable: Executable = argv[0].hasPrefix("/") ? .path(FilePath(argv[0])) : .name(argv[0])
         do {
             let result = try await Subprocess.run(
                 executable, arguments: Arguments(Array(argv.dropFirst())), environment: .custom(env),
