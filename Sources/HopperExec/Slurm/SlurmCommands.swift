@@ -1,0 +1,84 @@
+// SlurmCommands — runs SLURM's client commands (sbatch, squeue, scancel, sacct) and collects
+// their output. Found in `slurm.bin_dir` when configured, else on the daemon's PATH.
+//
+// A command that cannot be started, is killed, or runs longer than `timeout` is a result with
+// a `problem`, never a thrown error: the caller decides (a polling problem never fails a job).
+import HopperCore
+import Subprocess
+import SystemPackage
+
+public struct SlurmCommandResult: Sendable {
+    /// The exit code; nil when the command could not run or was killed.
+    public var exitCode: Int32?
+    public var stdout: String
+    public var stderr: String
+    /// Why the command did not run to an exit code, if it did not.
+    public var launchError: String?
+
+    public var succeeded: Bool { launchError == nil && exitCode == 0 }
+
+    /// One line for logs and events: the launch error or the first line of stderr.
+    public var problem: String {
+        if let launchError { return launchError }
+        let first = stderr.split(separator: "\n").first.map(String.init) ?? ""
+        let code = exitCode.map { "exit \($0)" } ?? "killed"
+        return first.isEmpty ? code : "\(first) (\(code))"
+    }
+}
+
+public struct SlurmCommands: Sendable {
+    /// Where `sbatch` & co. are; nil: looked up on PATH.
+    public var binDirectory: String?
+    /// Seconds before a hanging command is killed (slurmctld that does not answer).
+    public var timeout: Double = 60
+
+    public init(binDirectory: String?) {
+        self.binDirectory = binDirectory
+    }
+
+    func executable(_ name: String) -> Executable {
+        if let dir = binDirectory { return .path(FilePath(dir.hasSuffix("/") ? dir + name : dir + "/" + name)) }
+        return .name(name)
+    }
+
+    /// Runs `name args…` to its end (or `timeout`). `environment` nil: the daemon's own.
+    public func run(_ name: String, _ args: [String], environment: [String: String]? = nil,
+                    workingDirectory: String? = nil) async -> SlurmCommandResult {
+        let env: Environment
+        if let environment {
+            env = .custom(environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] })
+        } else {
+            env = .inherit
+        }
+        let exe = executable(name)
+        let cwd: FilePath? = workingDirectory.map { FilePath($0) }
+        let limit = timeout
+        return await withTaskGroup(of: SlurmCommandResult?.self) { group in
+            group.addTask {
+                do {
+                    let result = try await Subprocess.run(exe, arguments: Arguments(args), environment: env,
+                                                          workingDirectory: cwd, input: .none,
+                                                          output: .string(limit: 256 << 20), error: .string(limit: 1 << 20))
+                    var out = SlurmCommandResult(exitCode: nil, stdout: result.standardOutput,
+                                                 stderr: result.standardError, launchError: nil)
+                    switch result.terminationStatus {
+                    case .exited(let code): out.exitCode = code
+                    case .signaled(let signal): out.launchError = "\(name) was killed by signal \(signal)"
+                    }
+                    return out
+                } catch {
+                    return SlurmCommandResult(exitCode: nil, stdout: "", stderr: "", launchError: "cannot run \(name): \(error)")
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
+                return nil
+            }
+            var answer = SlurmCommandResult(exitCode: nil, stdout: "", stderr: "",
+                                            launchError: "\(name) did not answer within \(Int(limit)) s")
+            if let first = await group.next(), let result = first { answer = result }
+            group.cancelAll()
+            return answer
+        }
+    }
+}
