@@ -69,6 +69,7 @@ public final class SlurmExecutor: Sendable {
     /// Defaults per queue name (partition, account, qos), then the config's.
     public let defaults: SlurmConfig
     public let queueDefaults: [String: QueueConfig]
+    let submissions = SlurmGate(limit: 4)
     let logger: Logger
 
     public init(config: SlurmConfig, queues: [QueueConfig], spoolRoot: String, supervisor: String, logger: Logger) {
@@ -199,7 +200,13 @@ public final class SlurmExecutor: Sendable {
             // Not a child of the (cancellable) step task: a half-run sbatch would leave a job unknown.
             let commands = self.commands
             let workspace = launch.workspace
-            let result = await Task.detached { await commands.run("sbatch", args, environment: env, workingDirectory: workspace) }.value
+            let gate = submissions
+            let result = await Task.detached {
+                await gate.acquire()
+                let r = await commands.run("sbatch", args, environment: env, workingDirectory: workspace)
+                await gate.release()
+                return r
+            }.value
             if result.succeeded, let id = Self.parseSbatch(result.stdout) {
                 Self.writeDurably(files.id, id)
                 log.info("slurm.submitted", metadata: ["slurm.job_id": "\(id)", "step.attempt": "\(launch.attempt)"])
