@@ -14,7 +14,9 @@ import Glibc
 enum SlurmCluster {
     /// A real SLURM answers here, or the test command says one must (then a dead one fails the tests).
     static let available: Bool = {
-        if ProcessInfo.processInfo.environment["HOPPER_SLURM"] == "1" { return true }
+        let setting = ProcessInfo.processInfo.environment["HOPPER_SLURM"]
+        if setting == "1" { return true }
+        if setting == "0" { return false }
         guard let squeue = real("squeue") else { return false }
         return ((try? runProgram(squeue, ["-h"]))?.code ?? 1) == 0
     }()
@@ -158,7 +160,7 @@ extension Integration {
             #expect(spool.log("sl3", "one").contains("one S1 on \(ids[0])"), "\(spool.log("sl3", "one"))")
             #expect(spool.log("sl3", "two").contains("two attempt 1 in \(spool.layout.workspace("sl3"))"))
             #expect(spool.log("sl3", "three").contains("three"))
-            #expect(s.results.map(\.path) == ["one.txt"])
+            #expect(s.results.map(\.path) == ["results/one.txt"])
             // The resources as SLURM recorded them, and Hopper's mark.
             let job = SlurmCluster.show(ids[0])
             #expect(job["TimeLimit"] == "00:05:00", "\(job)")
@@ -301,6 +303,37 @@ extension Integration {
             let s = try spool.waitFor("slu", timeout: 120)
             #expect(s.state == .completed)
             #expect(spool.log("slu", "a").contains("reached"))
+        }
+
+        @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: Paths.snakemake) || ProcessInfo.processInfo.environment["CI"] != nil,
+                       "needs scripts/setup-snakemake (the test command runs it)"))
+        func snakemakeStepRunsAsOneSlurmJobWithProgress() throws {
+            let (spool, wrappers) = try TestSpool.slurm()
+            let snakefile = spool.base + "/Snakefile"
+            try """
+                rule all:
+                    input: expand("out/{x}.txt", x=["a", "b", "c"])
+                rule make:
+                    output: "out/{x}.txt"
+                    shell: "sleep 1; echo {wildcards.x} $SLURM_JOB_ID > {output}"
+                """.write(toFile: snakefile, atomically: true, encoding: .utf8)
+            try spool.startDaemon()
+            try spool.drop("sls.yaml", """
+                steps:
+                  - name: smk
+                    snakemake: {snakefile: \(snakefile), targets: [all], cores: 2}
+                    outputs: ["out/*.txt"]
+                """)
+            let s = try spool.waitFor("sls", timeout: 240)
+            #expect(s.state == .completed, "\(s.error?.message ?? "")\n\(spool.log("sls", "smk").suffix(3000))")
+            let id = try #require(s.executor.id)
+            #expect(wrappers.calls().filter { $0.1 == "sbatch" }.count == 1, "the whole Snakemake run is one SLURM job")
+            #expect(SlurmCluster.show(id)["NumCPUs"] == "2", "cores → --cpus-per-task: \(SlurmCluster.show(id))")
+            #expect(s.results.map(\.path) == ["results/out/a.txt", "results/out/b.txt", "results/out/c.txt"])
+            let a = try String(contentsOfFile: spool.layout.job("sls") + "/results/out/a.txt", encoding: .utf8)
+            #expect(a == "a \(id)\n")
+            #expect(spool.log("sls", "smk").contains("steps (100%) done"))
+            #expect(s.progress == 1)
         }
 
         @Test func twoHundredJobsInFlightCostOneSqueuePerRound() throws {
