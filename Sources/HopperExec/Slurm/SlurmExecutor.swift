@@ -72,7 +72,8 @@ public final class SlurmExecutor: Sendable {
     let submissions = SlurmGate(limit: 4)
     let logger: Logger
 
-    public init(config: SlurmConfig, queues: [QueueConfig], spoolRoot: String, supervisor: String, logger: Logger) {
+    public init(config: SlurmConfig, queues: [QueueConfig], spoolRoot: String, supervisor: String,
+                logger: Logger = Logger(label: "hopper.slurm")) {
         self.commands = SlurmCommands(binDirectory: config.binDirectory)
         self.commentPrefix = "hopper:\(SlurmExecutor.tag(spoolRoot)):"
         self.supervisor = supervisor
