@@ -3,7 +3,8 @@
 //   swift run -c release hopper-bench slurm [--count 200] [--poll 1s] [--dir /tmp]
 //
 // Needs a SLURM cluster (scripts/slurm-up). Each job is `steps: [{name: s, run: "true"}]`;
-// the figure is the time from dropping all N at once until every one is terminal.
+// the figure is the time from dropping all N at once until every one is terminal. Then the
+// same number of plain `sbatch --wrap true`, for what SLURM itself takes.
 import ArgumentParser
 import Foundation
 import HopperCore
@@ -26,6 +27,39 @@ struct SlurmBench: ParsableCommand {
         let slurm = try measure(label: "slurm (poll_interval \(poll))",
                                 config: "executor: slurm\nmax_running: \(count * 2)\nslurm: {poll_interval: \(poll)}\n")
         print(String(format: "slurm/local time: %.1fx", slurm / local))
+        let raw = try rawSlurm()
+        print(String(format: "Hopper's share of the SLURM run: %.2f s over raw sbatch (%.1f%%)", slurm - raw, (slurm - raw) / raw * 100))
+    }
+
+    /// The same work without Hopper: `sbatch --wrap true` N times, until squeue lists none.
+    func rawSlurm() throws -> Double {
+        func run(_ args: [String]) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = args
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let t0 = now()
+        var ids: Set<String> = []
+        for _ in 0..<count {
+            let out = try run(["sbatch", "--parsable", "--output=/dev/null", "--comment=hopper-bench-raw", "--wrap", "true"])
+            if let id = out.split(separator: "\n").first.flatMap({ $0.split(separator: ";").first }) { ids.insert(String(id)) }
+        }
+        let submitted = now() - t0
+        while true {
+            let listed = try run(["squeue", "-h", "--me", "-o", "%i"]).split(separator: "\n").map(String.init)
+            if !listed.contains(where: { ids.contains($0) }) { break }
+            usleep(200_000)
+        }
+        let elapsed = now() - t0
+        print(String(format: "raw SLURM (sbatch --wrap true, squeue every 0.2 s): %d jobs submitted in %.2f s, all done after %.2f s: %.1f jobs/s",
+                     count, submitted, elapsed, Double(count) / elapsed))
+        return elapsed
     }
 
     /// Seconds until all jobs are terminal.

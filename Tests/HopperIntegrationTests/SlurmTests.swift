@@ -171,6 +171,25 @@ extension Integration {
             #expect(job["Requeue"] == "0", "\(job)")
         }
 
+        @Test func aQueueChoosesSlurmAndItsPartition() throws {
+            let spool = try TestSpool(config: """
+                executor: local
+                slurm: {poll_interval: 500ms, partition: nonexistent}
+                queues:
+                  hpc: {executor: slurm, partition: debug}
+                """)
+            try FileManager.default.createDirectory(atPath: spool.layout.inbox(queue: "hpc"), withIntermediateDirectories: true)
+            try spool.startDaemon()
+            try spool.drop("slq.yaml", "steps: [{name: a, run: \"echo on $SLURM_JOB_PARTITION\"}]\n", queue: "hpc")
+            try spool.drop("sll.yaml", "steps: [{name: a, run: \"echo local ${SLURM_JOB_ID:-none}\"}]\n")
+            let q = try spool.waitFor("slq", timeout: 120)
+            #expect(q.state == .completed && q.executor.kind == "slurm" && q.executor.id != nil, "\(q.error?.message ?? "")")
+            #expect(spool.log("slq", "a").contains("on debug"))
+            let l = try spool.waitFor("sll", timeout: 60)
+            #expect(l.state == .completed && l.executor.kind == "local" && l.executor.id == nil)
+            #expect(spool.log("sll", "a").contains("local none"))
+        }
+
         @Test func failingStepReportsSlurmsExitCode() throws {
             let (spool, _) = try TestSpool.slurm()
             try spool.startDaemon()
