@@ -237,7 +237,7 @@ public final class SlurmExecutor: Sendable {
     /// Follows a submitted job to its end.
     func follow(_ id: String, mark: String, files: SlurmAttemptFiles, timeout: Double?,
                 update: @Sendable (SlurmUpdate) async -> Void) async -> StepOutcome {
-        await poller.watch(comment: mark, id: id, timeout: timeout)
+        await poller.watch(comment: mark, id: id, timeout: timeout, startRecord: files.started)
         let poller = self.poller
         let outcome: StepOutcome = await withTaskCancellationHandler {
             var seen = 0

@@ -45,6 +45,8 @@ public actor SlurmPoller {
         var snapshot = SlurmSnapshot()
         var waiters: [CheckedContinuation<SlurmSnapshot, Never>] = []
         var timeout: Double?
+        /// The batch script's start record: when it started, across daemon restarts.
+        var startRecord: String?
         var runningSince: Double?
         var cancelSent = false
     }
@@ -73,11 +75,13 @@ public actor SlurmPoller {
     // MARK: - Watching
 
     /// Starts following the attempt marked `comment` (its id may still be unknown).
-    /// `timeout`: seconds of RUNNING after which Hopper cancels it itself.
-    public func watch(comment: String, id: String?, timeout: Double?) {
+    /// `timeout`: seconds of RUNNING after which Hopper cancels it itself, counted from the time
+    /// in `startRecord` (written by the batch script) when there is one.
+    public func watch(comment: String, id: String?, timeout: Double?, startRecord: String? = nil) {
         var entry = entries[comment] ?? Entry()
         if let id { entry.snapshot.id = id }
         entry.timeout = timeout
+        entry.startRecord = startRecord
         entries[comment] = entry
         if loop == nil {
             loop = Task { await self.run() }
@@ -160,7 +164,9 @@ public actor SlurmPoller {
         for comment in watched {
             guard let entry = entries[comment] else { continue }
             if let info = listed[comment] {
-                if info.phase == .running && entry.runningSince == nil { entries[comment]!.runningSince = now }
+                if info.phase == .running && entry.runningSince == nil {
+                    entries[comment]!.runningSince = entry.startRecord.flatMap(SlurmPoller.recordedStart) ?? now
+                }
                 let ended = info.phase == .ended
                 publish(comment) { s in
                     s.rounds += 1
@@ -185,6 +191,13 @@ public actor SlurmPoller {
             publish(comment) { s in s.timedOut = true; s.cancelRequested = true }
         }
         await sendCancels()
+    }
+
+    /// `started_at` of a batch script's start record.
+    static func recordedStart(_ path: String) -> Double? {
+        guard let bytes = try? FileOps.readFile(path, limit: 4096), let r = FlatJSON.parse(bytes) else { return nil }
+        if let d = r["started_at"] as? Double { return d }
+        return (r["started_at"] as? Int).map(Double.init)
     }
 
     /// Jobs that ended and left slurmctld's memory: one `sacct` for all, when accounting is on;
