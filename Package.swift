@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(name: "hopper-supervise", linkerSettings: [.unsafeFlags(["-static-executable", "-use-ld=lld"])]),
         // The daemon's services: intake (where a manifest becomes a job), scheduler, heartbeat.
         .target(name: "HopperDaemon", dependencies: [
-            "HopperCore", "HopperWatch", "HopperStore", "HopperExec",
+            "HopperCore", "HopperWatch", "HopperStore", "HopperExec", "CHopperSys",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),

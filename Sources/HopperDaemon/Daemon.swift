@@ -29,6 +29,9 @@ public struct DaemonOptions: Sendable {
     public var heartbeatInterval: Duration = .seconds(2)
     /// The step supervisor; default: `hopper-supervise` beside the running executable.
     public var supervisor: String?
+    /// SIGHUP: checks the config as the restarted daemon would read it; nil when it is good,
+    /// else why it is not (the daemon then goes on with the config it has).
+    public var checkReload: (@Sendable () -> String?)?
 
     public init(layout: SpoolLayout, config: HopperConfig, workflowDirectory: String?) {
         self.layout = layout
@@ -37,8 +40,20 @@ public struct DaemonOptions: Sendable {
     }
 }
 
+/// How `Daemon.run` ended.
+public enum DaemonExit: Sendable {
+    /// SIGTERM or SIGINT: exit.
+    case stopped
+    /// SIGHUP with a good config: the caller re-executes the daemon, which reads it afresh.
+    case reload
+}
+
 public enum Daemon {
-    public static func run(_ options: DaemonOptions, logger: Logger) async throws {
+    /// Runs until SIGTERM/SIGINT (`.stopped`) or SIGHUP (`.reload`). A reload is a graceful
+    /// stop and a re-exec in place (same pid, so systemd and the lock see one daemon): running
+    /// steps go on under their supervisors and the new daemon re-adopts them, as after any restart.
+    @discardableResult
+    public static func run(_ options: DaemonOptions, logger: Logger) async throws -> DaemonExit {
         let layout = options.layout
         let config = options.config
         do { try layout.create() } catch {
@@ -52,6 +67,15 @@ public enum Daemon {
         if stateFS.isNetwork {
             throw DaemonError("the state directory \(layout.state) is on \(stateFS.name); its SQLite database needs local disk: set `state:` in the config to a local path")
         }
+        if config.runAs == .owner && geteuid() != 0 {
+            throw DaemonError("run_as: owner needs the daemon to run as root (it becomes each job's owner to run its steps); run it as root, or use run_as: service")
+        }
+        var jobGroup: gid_t? = nil
+        if config.runAs == .owner, let name = config.jobGroup {
+            guard let g = getgrnam(name) else { throw DaemonError("job_group \(name) is not a group on this host") }
+            jobGroup = g.pointee.gr_gid
+        }
+        checkInboxMode(layout.inbox, logger: logger)
         let lock = try acquireLock(layout)
         defer { close(lock) }
 
@@ -63,6 +87,12 @@ public enum Daemon {
         var settings = IntakeSettings()
         settings.maxManifestSize = Int(config.maxManifestSize.bytes)
         settings.defaultExecutor = config.executor.rawValue
+        settings.allowUsers = Set(config.allowUsers)
+        settings.maxSteps = config.maxSteps
+        settings.denyUsers = Set(config.denyUsers)
+        if config.runAs == .owner {
+            settings.owners = OwnerPolicy(minUID: uid_t(config.minUID), mode: config.jobMode, group: jobGroup)
+        }
         for q in config.queues {
             if let e = q.executor { settings.queueExecutors[q.name] = e.rawValue }
             if let w = q.workflow { settings.queueWorkflows[q.name] = w }
@@ -91,6 +121,10 @@ public enum Daemon {
         sched.workflowDirectory = options.workflowDirectory
         sched.logCap = config.maxLogSize.bytes
         sched.grace = config.killGrace.seconds
+        sched.notifier = Notifier(mailCommand: config.mailCommand, timeout: config.notifyTimeout.seconds)
+        sched.owners = settings.owners
+        sched.maxResultSize = config.maxResultSize?.bytes
+        sched.waitPoll = config.pollInterval.seconds
         sched.snakemake = Snakemake.locate(configured: config.snakemake, workflows: options.workflowDirectory)
         logger.info("snakemake.located", metadata: ["snakemake.path": "\(sched.snakemake ?? "not found")"])
         let executor = LocalExecutor(supervisor: options.supervisor ?? LocalExecutor.defaultSupervisor(), logger: logger)
@@ -105,10 +139,16 @@ public enum Daemon {
         await scheduler.load()
 
         let stats = IntakeStats()
-        let intakeService = IntakeService(watcher: watcher, intake: intake, scheduler: scheduler, stats: stats, logger: logger)
+        let reloadFlag = ReloadFlag()
+        let diskGuard = DiskGuard(layout: layout, minFree: config.minFreeSpace.bytes, logger: logger)
+        diskGuard.check()
+        let intakeService = IntakeService(watcher: watcher, intake: intake, scheduler: scheduler, stats: stats,
+                                          diskGuard: diskGuard, logger: logger)
+        let retention = RetentionService(scheduler: scheduler, layout: layout, retention: config.retention, logger: logger)
         let notifier = SystemdNotifier()
         let heartbeat = HeartbeatService(layout: layout, store: store, watcher: watcher, stats: stats,
-                                         interval: options.heartbeatInterval, notifier: notifier, metrics: metrics, logger: logger)
+                                         interval: options.heartbeatInterval, notifier: notifier, metrics: metrics,
+                                         diskGuard: diskGuard, reload: reloadFlag, logger: logger)
         logger.info("daemon.started", metadata: [
             "spool": "\(layout.root)", "state": "\(layout.state)", "pid": "\(getpid())",
             "workflows": "\(options.workflowDirectory ?? "-")", "version": "\(HopperVersion.current)",
@@ -118,11 +158,29 @@ public enum Daemon {
             services: [
                 .init(service: intakeService),
                 .init(service: heartbeat, successTerminationBehavior: .ignore),
+                .init(service: retention, successTerminationBehavior: .ignore),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        let reload = ReloadSignal(group: group, flag: reloadFlag, check: options.checkReload, notifier: notifier, logger: logger)
         try await group.run()
-        logger.info("daemon.stopped")
+        let reloading = reload.requested
+        reload.cancel()
+        logger.info(reloading ? "daemon.reloading" : "daemon.stopped")
+        return reloading ? .reload : .stopped
+    }
+
+    /// A shared inbox should be writable by all with the sticky bit (1733 or 1777, like /tmp):
+    /// without it, any user may remove or replace another's manifest before the daemon takes it.
+    static func checkInboxMode(_ inbox: String, logger: Logger) {
+        guard let st = try? FileOps.lstat(inbox) else { return }
+        let mode = st.st_mode & 0o7777
+        if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+            logger.warning("inbox.unsafe_mode", metadata: [
+                "path": "\(inbox)", "mode": "\(String(mode, radix: 8))",
+                "reason": "world-writable without the sticky bit: users can remove or replace each other's manifests; chmod 1733 (or 1777)",
+            ])
+        }
     }
 
     /// flock(2) on `state/daemon.lock`: one daemon per spool. Returns the descriptor to keep open.

@@ -17,10 +17,14 @@ public final class HeartbeatService: Service {
     let startedAt = Timestamp.rfc3339()
     let notifier: SystemdNotifier
     let metrics: Metrics
+    let diskGuard: DiskGuard?
+    let reload: ReloadFlag?
     let logger: Logger
 
     public init(layout: SpoolLayout, store: JobStore, watcher: InboxWatcher, stats: IntakeStats, interval: Duration,
-                notifier: SystemdNotifier, metrics: Metrics, logger: Logger) {
+                notifier: SystemdNotifier, metrics: Metrics, diskGuard: DiskGuard? = nil, reload: ReloadFlag? = nil, logger: Logger) {
+        self.diskGuard = diskGuard
+        self.reload = reload
         self.layout = layout; self.store = store; self.watcher = watcher; self.stats = stats
         self.notifier = notifier; self.metrics = metrics; self.logger = logger
         // Ping the watchdog at least twice per WatchdogSec.
@@ -37,8 +41,12 @@ public final class HeartbeatService: Service {
             notifier.watchdog(status: Self.summary(status))
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
-        notifier.stopping()
-        write(state: "stopped")
+        if reload?.requested == true {
+            write(state: "reloading")   // the re-executed daemon writes `running` within a second
+        } else {
+            notifier.stopping()
+            write(state: "stopped")
+        }
     }
 
     /// The one-line STATUS= systemd shows: "3 running, 12 pending; 240 accepted, 2 rejected".
@@ -52,14 +60,20 @@ public final class HeartbeatService: Service {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
         let snapshot = stats.snapshot
-        let status = SystemStatus(
+        if let diskGuard, diskGuard.check() { watcher.rescanNow() }
+        var status = SystemStatus(
             pid: getpid(), host: String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self),
             startedAt: startedAt, heartbeatAt: Timestamp.rfc3339(),
             intervalSeconds: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18,
             state: state, spool: layout.root, stateDirectory: layout.state,
             inboxes: watcher.watchModes().map { SystemStatus.Inbox(path: $0.folder, queue: queueName($0.folder), mode: $0.mode.rawValue) },
-            intake: .init(accepted: snapshot.accepted, rejected: snapshot.rejected),
+            intake: .init(paused: diskGuard?.paused ?? false, reason: diskGuard?.reason,
+                          accepted: snapshot.accepted, rejected: snapshot.rejected),
             jobs: (try? store.countsByState()) ?? [:])
+        if let diskGuard {
+            status.disk = diskGuard.volumes.map { SystemStatus.Disk(role: $0.role, path: $0.path, freeBytes: $0.freeBytes, totalBytes: $0.totalBytes) }
+            status.minFreeBytes = diskGuard.minFree
+        }
         do {
             try FileOps.writeAtomically(layout.heartbeat, try JSON.pretty(status), durable: false)
             let text = metrics.render(jobs: status.jobs, backlog: Metrics.backlog(layout), accepted: snapshot.accepted,

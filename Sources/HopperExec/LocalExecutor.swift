@@ -41,6 +41,8 @@ public struct StepLaunch: Sendable {
     public var timeout: Double?
     public var grace: Double
     public var logCap: Int64
+    /// run_as: owner — whom the supervisor becomes before it claims the attempt (nil: stays the daemon).
+    public var user: FileIdentity?
 
     public init(jobID: String, step: String, attempt: Int, workspace: String, logPath: String, command: StepCommand,
                 environment: [String: String], timeout: Double?, grace: Double, logCap: Int64) {
@@ -126,6 +128,7 @@ public final class LocalExecutor: Sendable {
                     "--grace", String(launch.grace),
                     "--header", "step \(launch.step) attempt \(launch.attempt) started \(Timestamp.rfc3339())"]
         if let t = launch.timeout { args += ["--timeout", String(t)] }
+        if let user = launch.user { args += ["--user", user.argument] }
         switch launch.command {
         case .shell(let script): args += ["--shell", script]
         case .argv(let argv): args += ["--"] + argv
@@ -159,19 +162,34 @@ public final class LocalExecutor: Sendable {
 
     /// Waits for an attempt started by an earlier daemon. Cancelling the calling task signals
     /// its process group (SIGTERM, grace, SIGKILL).
-    public func adopt(recordPath: String, grace: Double) async -> StepOutcome {
+    /// `owner`: the uid the attempt runs as (default: the daemon's). The records live in a
+    /// workspace that may belong to the job's owner, who could write a record naming someone
+    /// else's process: a process not running as `owner` is never signalled.
+    public func adopt(recordPath: String, grace: Double, owner: uid_t? = nil) async -> StepOutcome {
         while true {
             switch Self.inspect(recordPath: recordPath) {
             case .finished(let outcome): return outcome
             case .notStarted: return StepOutcome(kind: .lost, message: "the attempt has no record")
             case .running(let pid):
                 if Task.isCancelled && pid > 0 {
+                    guard Self.processUID(pid) == (owner ?? geteuid()) else {
+                        return StepOutcome(kind: .lost, message: "the attempt's record names process \(pid), which does not run as the job's owner; it was not signalled")
+                    }
                     await Self.killGroup(pid, grace: grace)
                     return Self.outcome(recordPath: recordPath, cancelled: true, status: nil)
                 }
                 try? await Task.sleep(for: .milliseconds(100))
             }
         }
+    }
+
+    /// The real uid of a process (`Uid:` in /proc/<pid>/status), or nil.
+    public static func processUID(_ pid: Int32) -> uid_t? {
+        guard let bytes = try? FileOps.readFile("/proc/\(pid)/status", limit: 16384) else { return nil }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Uid:") {
+            return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap { uid_t($0) }
+        }
+        return nil
     }
 
     /// SIGTERM to the group, up to `grace` seconds for it to go, SIGKILL.

@@ -1,6 +1,7 @@
 // Workspace — `runs/<id>/`, the isolated folder a job's steps run in.
 //
-//   inputs/<file>   each input, staged as a symlink to its source (or a copy, `stage: copy`)
+//   inputs/<file>   each input, staged as a symlink to its source (or a copy, `stage: copy`);
+//                   only when the job has inputs
 //   params.json     the job's params
 //   config.yaml     the params as a Snakemake config (plus `inputs:` with the staged paths)
 //   tmp/            TMPDIR of the steps
@@ -18,6 +19,7 @@ public struct StagingError: Error, CustomStringConvertible, Sendable {
     public var input: String?
     public var message: String
     public var description: String { message }
+    public init(input: String?, message: String) { self.input = input; self.message = message }
 }
 
 public struct PreparedWorkspace: Sendable {
@@ -32,7 +34,7 @@ public enum Workspace {
     public static func prepare(path: String, jobID: String, manifest: JobManifest, spoolRoot: String) throws -> PreparedWorkspace {
         do {
             if mkdir(path, 0o755) != 0 && errno != EEXIST { try FileOps.makeDirectories(path) }
-            try FileOps.makeDirectory(path + "/inputs")
+            if !manifest.inputs.isEmpty { try FileOps.makeDirectory(path + "/inputs") }
             try FileOps.makeDirectory(path + "/tmp")
             try FileOps.makeDirectory(path + "/.hopper")
         } catch {
@@ -49,7 +51,11 @@ public enum Workspace {
                 let why = errno == ENOENT ? "does not exist" : String(cString: strerror(errno))
                 throw StagingError(input: name, message: "input \(name): \(source) \(why)")
             }
-            guard access(source, R_OK) == 0 else {
+            // Opened, not access(2)ed: under run_as: owner this runs with the owner's filesystem
+            // identity (AsUser), and an open is checked with exactly that.
+            let probe = open(source, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+            if probe >= 0 { close(probe) }
+            guard probe >= 0 else {
                 throw StagingError(input: name, message: "input \(name): \(source) is not readable")
             }
             var base = FileOps.split(source).1

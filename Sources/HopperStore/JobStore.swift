@@ -104,6 +104,11 @@ public final class JobStore: Sendable {
             // The resolved manifest (workflow steps as they were at acceptance), as JSON.
             try db.alter(table: "job") { t in t.add(column: "plan", .text) }
         }
+        m.registerMigration("v3: retention") { db in
+            // What retention removed: bit 1 the workspace, bit 2 the outbox entry. A job whose
+            // outbox entry is gone keeps its row, so its id stays taken (a re-drop never runs).
+            try db.alter(table: "job") { t in t.add(column: "expired", .integer).notNull().defaults(to: 0) }
+        }
         return m
     }
 
@@ -129,12 +134,46 @@ public final class JobStore: Sendable {
         try writer.write { db in try db.execute(sql: "UPDATE job SET plan = ? WHERE id = ?", arguments: [plan, id]) }
     }
 
-    /// Records a job's new state.
+    /// Records a job's new state. A job that runs again (retry, rerun) has a workspace again.
     public func setState(id: String, state: JobState) throws {
         try writer.write { db in
-            try db.execute(sql: "UPDATE job SET state = ?, updated_at = ? WHERE id = ?",
-                           arguments: [state.rawValue, Timestamp.rfc3339(), id])
+            try db.execute(sql: "UPDATE job SET state = ?, updated_at = ?, expired = CASE WHEN ? THEN expired ELSE expired & 2 END WHERE id = ?",
+                           arguments: [state.rawValue, Timestamp.rfc3339(), state.isTerminal, id])
         }
+    }
+
+    /// What retention removes: `workspace` (bit 1) or the outbox entry (bit 2).
+    public enum Expiry: Int, Sendable {
+        case workspace = 1, outbox = 2
+    }
+
+    /// Finished jobs whose last change is older than `cutoff` (RFC 3339) and whose `what` is not
+    /// yet removed, oldest first, at most `limit`.
+    public func expiryCandidates(_ what: Expiry, before cutoff: String, limit: Int = 1000) throws -> [String] {
+        let terminal = [JobState.completed, .failed, .cancelled].map(\.rawValue)
+        return try reader.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT id FROM job WHERE state IN (?, ?, ?) AND updated_at < ? AND (expired & ?) = 0
+                ORDER BY updated_at LIMIT ?
+                """, arguments: [terminal[0], terminal[1], terminal[2], cutoff, what.rawValue, limit])
+        }
+    }
+
+    public func markExpired(id: String, _ what: Expiry) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE job SET expired = expired | ? WHERE id = ?", arguments: [what.rawValue, id])
+        }
+    }
+
+    /// Whether retention removed the job's outbox entry (its row stays to keep the id taken).
+    public func outboxExpired(id: String) throws -> Bool {
+        try reader.read { db in
+            (try Int.fetchOne(db, sql: "SELECT expired FROM job WHERE id = ?", arguments: [id]) ?? 0) & 2 != 0
+        }
+    }
+
+    public func expiredOutboxIDs() throws -> Set<String> {
+        try reader.read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job WHERE (expired & 2) != 0")) }
     }
 
     /// Jobs in the given states, oldest first (the scheduler's start-up load).

@@ -3,12 +3,15 @@
  *
  * SYNOPSIS
  *   hopper-supervise --record FILE --log FILE [--log-cap BYTES] [--timeout SECONDS]
- *                    [--grace SECONDS] [--header TEXT]
+ *                    [--grace SECONDS] [--header TEXT] [--user UID:GID:GROUP,...]
  *                    ( --shell COMMAND | --mock SECONDS,FAIL_RATE,SEED | -- PROGRAM [ARG...] )
  *
  * DESCRIPTION
  *   The daemon starts one supervisor per step attempt, in a new session (it is the session
- *   and process-group leader). The supervisor
+ *   and process-group leader). With --user (run_as: owner, the daemon running as root) it
+ *   first becomes that user for good — supplementary groups, gid, uid — and checks that root
+ *   cannot be regained, so its records, the log and the step are all the job owner's. The
+ *   supervisor
  *     1. claims the attempt: it creates FILE (pid, process group, start time) with link(2),
  *        which fails if FILE exists, so an attempt is never started twice, even when a
  *        restarted daemon starts a second supervisor for the same attempt;
@@ -37,6 +40,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -211,8 +215,37 @@ static char **plain_words(const char *cmd) {
     return words;
 }
 
+/* --user UID:GID:G1,G2,...: become that user irrevocably. */
+static void become(const char *spec) {
+    char *end;
+    errno = 0;
+    unsigned long uid = strtoul(spec, &end, 10);
+    if (errno || *end != ':') goto bad;
+    unsigned long gid = strtoul(end + 1, &end, 10);
+    if (errno || (*end != ':' && *end != 0)) goto bad;
+    gid_t groups[1024];
+    size_t n = 0;
+    if (*end == ':') {
+        const char *p = end + 1;
+        while (*p && n < 1024) {
+            groups[n++] = (gid_t)strtoul(p, &end, 10);
+            if (*end == ',') end++; else if (*end != 0) goto bad;
+            p = end;
+        }
+    }
+    if (setgroups(n, groups) != 0) die("setgroups");
+    if (setgid((gid_t)gid) != 0) die("setgid");
+    if (setuid((uid_t)uid) != 0) die("setuid");
+    if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid) { errno = EPERM; die("becoming the job's owner"); }
+    if (uid != 0 && setuid(0) == 0) { errno = EPERM; die("root could be regained after becoming the job's owner"); }
+    return;
+bad:
+    fprintf(stderr, "hopper-supervise: --user wants UID:GID:GROUP,...; got %s\n", spec);
+    exit(70);
+}
+
 int main(int argc, char **argv) {
-    const char *record = NULL, *log_path = NULL, *header = NULL, *mock = NULL, *shell = NULL;
+    const char *record = NULL, *log_path = NULL, *header = NULL, *mock = NULL, *shell = NULL, *user = NULL;
     long long log_cap = 100LL << 20;
     double timeout = 0, grace = 10;
     int i = 1;
@@ -228,12 +261,14 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--header") == 0) header = argv[++i];
         else if (strcmp(a, "--mock") == 0) mock = argv[++i];
         else if (strcmp(a, "--shell") == 0) shell = argv[++i];
+        else if (strcmp(a, "--user") == 0) user = argv[++i];
         else { fprintf(stderr, "hopper-supervise: unknown option %s\n", a); return 70; }
     }
     if (!record || !log_path || (!mock && !shell && i >= argc)) {
         fprintf(stderr, "usage: hopper-supervise --record FILE --log FILE [options] (--shell COMMAND | --mock SPEC | -- PROGRAM [ARG...])\n");
         return 70;
     }
+    if (user) become(user);
     char **child_argv = argv + i;
     char *bash_argv[] = {"/bin/bash", "-eo", "pipefail", "-c", (char *)shell, NULL};
     if (shell) {

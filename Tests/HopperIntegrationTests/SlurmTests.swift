@@ -87,6 +87,9 @@ struct SlurmWrappers {
             try body.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
             chmod(dir + "/" + name, 0o755)
         }
+        // sbatch runs as the job's owner under run_as: owner: its wrapper logs too.
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        chmod(log, 0o666)
     }
 
     /// The logged calls, in order: (time, command name).
@@ -190,7 +193,28 @@ extension Integration {
             #expect(spool.log("sll", "a").contains("local none"))
         }
 
-        @Test func failingStepReportsSlurmsExitCode() throws {
+        @Test func runAsOwnerSubmitsAsTheOwner() throws {
+            try #require(geteuid() == 0, "run_as: owner needs the daemon (and this test) to run as root")
+            try ensureUser("alice")
+            let (alice, _) = try #require(account("alice"))
+            let (spool, wrappers) = try TestSpool.slurm(extra: "run_as: owner")
+            chmod(spool.base, 0o755)
+            try spool.startDaemon()
+            try spool.drop("slo.yaml", "steps: [{name: who, run: \"id -un; echo home=$HOME; touch made-by-step\"}]\n", as: "alice")
+            let s = try spool.waitFor("slo", timeout: 120)
+            #expect(s.state == .completed, "\(s.error?.message ?? "")\n\(spool.log("slo", "who"))\n\(spool.logText())")
+            #expect(s.owner == "alice")
+            #expect(spool.log("slo", "who").contains("\nalice\n"), "\(spool.log("slo", "who"))")
+            let id = try #require(s.executor.id)
+            #expect(SlurmCluster.show(id)["UserId"]?.hasPrefix("alice(") == true, "\(SlurmCluster.show(id))")
+            let ws = spool.layout.workspace("slo")
+            for path in [ws + "/made-by-step", ws + "/.hopper/who.1.slurm-id", ws + "/.hopper/who.1.slurm-exit", spool.layout.job("slo") + "/logs/who.log"] {
+                #expect(owner(path)?.uid == alice, "\(path): \(String(describing: owner(path)))")
+            }
+            #expect(wrappers.calls().contains { $0.1 == "squeue" }, "rounds list alice's jobs with -u alice")
+        }
+
+                @Test func failingStepReportsSlurmsExitCode() throws {
             let (spool, _) = try TestSpool.slurm()
             try spool.startDaemon()
             try spool.drop("slf.yaml", """

@@ -9,4 +9,14 @@ int hopper_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char
 /// syncfs(2): commit the whole filesystem that holds fd. Returns 0 or -1 (errno set).
 int hopper_syncfs(int fd);
 
+#include <stddef.h>
+#include <sys/types.h>
+
+/// Gives the calling thread alone (raw syscalls, not glibc's process-wide wrappers) the
+/// filesystem identity of another user: supplementary groups, fsgid, fsuid. With a non-zero
+/// fsuid the kernel also drops the thread's filesystem capabilities, so every open, stat,
+/// mkdir and unlink is checked as that user. Returns 0, or -1 (errno set) when the switch
+/// could not be verified. Meant for a thread that exits afterwards.
+int hopper_thread_become(uid_t uid, gid_t gid, size_t ngroups, const gid_t *groups);
+
 #endif

@@ -71,6 +71,27 @@ public struct HopperConfig: Sendable, Equatable {
     public var mailCommand = "/usr/sbin/sendmail -t"
     /// `min_free_space:` intake pauses while the outbox or workspaces have less free space.
     public var minFreeSpace = ByteSize.gib(1)
+    /// `notify_timeout:` a mail or notify command still running after this is killed.
+    public var notifyTimeout = DurationValue(seconds: 30, text: "30s")
+    /// `retention:` what is removed how long after a job ends.
+    public var retention = Retention()
+    /// `allow_users:` when not empty, only these users' manifests are accepted.
+    public var allowUsers: [String] = []
+    /// `deny_users:` these users' manifests are rejected.
+    public var denyUsers: [String] = []
+    /// `min_uid:` with `run_as: owner`, manifests owned by accounts below this uid (root, system
+    /// accounts) are rejected unless `allow_users` names them.
+    public var minUID: Int = 1000
+    /// `job_mode:` with `run_as: owner`, the mode of each job's outbox folder and workspace
+    /// (they belong to the job's owner): `0700`, or e.g. `0750` with `job_group`.
+    public var jobMode: mode_t = 0o700
+    /// `job_group:` with `run_as: owner`, the group of each job's folders (default: the owner's
+    /// primary group), for sharing results with a project group.
+    public var jobGroup: String?
+    /// `max_steps:` a job (inline or through its workflow) with more steps is rejected.
+    public var maxSteps: Int = 100
+    /// `max_result_size:` the outputs one step may publish, in bytes; nil: no cap.
+    public var maxResultSize: ByteSize?
     /// `max_log_size:` a step's log is cut at this size (the rest is counted and dropped).
     public var maxLogSize = ByteSize.mib(100)
     /// `kill_grace:` on cancel or timeout, SIGTERM to the step's process group, then SIGKILL after this.
@@ -123,6 +144,17 @@ public enum RunAsPolicy: String, Sendable, Equatable, Hashable, Codable, CaseIte
     case service, owner
 }
 
+/// `retention: {workspaces: 7d, outbox: never, interval: 1h}`
+public struct Retention: Sendable, Equatable {
+    /// A finished job's workspace is removed this long after it ended; nil keeps it.
+    public var workspaces: DurationValue? = DurationValue(seconds: 7 * 86400, text: "7d")
+    /// A finished job's outbox entry (status, logs, results) is removed this long after it ended; nil keeps it.
+    public var outbox: DurationValue? = nil
+    /// How often the daemon looks for expired jobs.
+    public var interval = DurationValue(seconds: 3600, text: "1h")
+    public init() {}
+}
+
 public enum WatchMode: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
     case auto, inotify, poll
 }
@@ -173,7 +205,8 @@ extension HopperConfig {
 
     static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
                        "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
-                       "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "snakemake", "slurm"]
+                       "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "snakemake",
+                       "notify_timeout", "retention", "allow_users", "deny_users", "min_uid", "job_mode", "job_group", "max_steps", "max_result_size", "slurm"]
 
     /// Reads and checks a config file; relative paths are resolved against its directory.
     public static func load(path: String) throws(ManifestError) -> HopperConfig {
@@ -246,10 +279,42 @@ extension HopperConfig {
             case "log_level": config.logLevel = c.choice(value, k, LogLevel.self) ?? config.logLevel
             case "queues": config.queues = decodeQueues(value, k, &c)
             case "slurm": config.slurm = SlurmConfig.decode(value, k, &c, resolve: path)
+            case "notify_timeout": config.notifyTimeout = c.duration(value, k) ?? config.notifyTimeout
+            case "allow_users": config.allowUsers = c.list(value, k, allowSingle: true) { c, n, p in c.line(n, p) } ?? []
+            case "deny_users": config.denyUsers = c.list(value, k, allowSingle: true) { c, n, p in c.line(n, p) } ?? []
+            case "min_uid": config.minUID = c.int(value, k, min: 0, max: 1 << 31) ?? config.minUID
+            case "job_mode":
+                if let text = c.line(value, k) {
+                    if let m = mode_t(text, radix: 8), m <= 0o777, m & 0o700 == 0o700 { config.jobMode = m } else {
+                        c.error(value, k, "expected a folder mode such as 0700 or 0750 that gives the owner rwx; got \(quoted(text))")
+                    }
+                }
+            case "job_group": config.jobGroup = c.line(value, k)
+            case "max_steps": config.maxSteps = c.int(value, k, min: 1, max: 10_000) ?? config.maxSteps
+            case "max_result_size": config.maxResultSize = c.size(value, k)
+            case "retention": config.retention = decodeRetention(value, k, &c) ?? config.retention
             default: c.unknownKey(key, "", valid: keys)
             }
         }
         return config
+    }
+
+    static func decodeRetention(_ node: YAMLNode, _ path: String, _ c: inout Checker) -> Retention? {
+        guard let pairs = c.mapping(node, path) else { return nil }
+        var r = Retention()
+        for (key, value) in pairs {
+            let k = key.scalar ?? ""
+            let p = Checker.join(path, k)
+            // `never` (or null) keeps forever.
+            let never = value.isNull || value.scalar == "never"
+            switch k {
+            case "workspaces": r.workspaces = never ? nil : c.duration(value, p)
+            case "outbox": r.outbox = never ? nil : c.duration(value, p)
+            case "interval": r.interval = c.duration(value, p) ?? r.interval
+            default: c.unknownKey(key, path, valid: ["workspaces", "outbox", "interval"])
+            }
+        }
+        return r
     }
 
     static func decodeQueues(_ node: YAMLNode, _ path: String, _ c: inout Checker) -> [QueueConfig] {

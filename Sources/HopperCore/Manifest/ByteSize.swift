@@ -32,6 +32,17 @@ public struct ByteSize: Sendable, Equatable, Hashable, Comparable, CustomStringC
         return "\(bytes)"
     }
 
+    /// For people: `512 B`, `1.2 KB`, `3.4 MB` (binary multiples, as ByteSize reads `1MB`).
+    public static func human(_ bytes: Int64) -> String {
+        if bytes < 1024 { return "\(bytes) B" }
+        let units = ["KB", "MB", "GB", "TB", "PB", "EB"]
+        var value = Double(bytes) / 1024
+        var unit = 0
+        while (value * 10).rounded() >= 10240, unit < units.count - 1 { value /= 1024; unit += 1 }
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+    }
+
     static func parse(_ text: String) -> Int64? {
         var bytes = Array(text.utf8)[...]
         while let f = bytes.first, f == 0x20 { bytes = bytes.dropFirst() }

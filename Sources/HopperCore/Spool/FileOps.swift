@@ -87,7 +87,10 @@ public enum FileOps {
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws(SystemError) {
         let (dir, name) = split(path)
         let tmp = dir + "/." + name + ".tmp"
-        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        // Never through a link someone else put there (a job's owner owns its outbox folder
+        // under run_as: owner): a fresh file or nothing.
+        Glibc.unlink(tmp)
+        let fd = try open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
         do {
             try writeAll(fd, bytes, path: tmp)
             if durable { try fsync(fd, path: tmp) }
@@ -107,14 +110,15 @@ public enum FileOps {
     /// Creates (or truncates) a file with `bytes`, no fsync; for files written inside a staging
     /// directory that a later syncfs makes durable in one go.
     public static func writeNew(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
-        let fd = try open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        let fd = try open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK, mode: mode)
         defer { Glibc.close(fd) }
         try writeAll(fd, bytes, path: path)
     }
 
     /// Appends one line with O_APPEND (single write(2), so concurrent appenders do not interleave).
+    /// Refuses a symlink, and never waits on a FIFO.
     public static func appendLine(_ path: String, _ bytes: [UInt8], durable: Bool = false) throws(SystemError) {
-        let fd = try open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o644)
+        let fd = try open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK, mode: 0o644)
         defer { Glibc.close(fd) }
         try writeAll(fd, bytes, path: path)
         if durable { try fsync(fd, path: path) }

@@ -153,6 +153,8 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var executor: ExecutorInfo
     public var error: JobErrorInfo?
     public var results: [ResultFile]
+    /// While `waiting`: the `wait_for` paths still missing or still changing.
+    public var waitingFor: [String]?
     public var hopperVersion: String
 
     public init(id: String, state: JobState, workflow: String?, owner: String, queue: String, priority: Int,
@@ -168,7 +170,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
         case id, state, workflow, owner, queue, priority, description
         case submittedAt = "submitted_at", startedAt = "started_at", finishedAt = "finished_at"
         case currentStep = "current_step", progress, steps, executor, error, results
-        case hopperVersion = "hopper_version"
+        case waitingFor = "waiting_for", hopperVersion = "hopper_version"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -189,6 +191,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
         try c.encode(executor, forKey: .executor)
         try c.encode(error, forKey: .error)
         try c.encode(results, forKey: .results)
+        try c.encode(waitingFor, forKey: .waitingFor)
         try c.encode(hopperVersion, forKey: .hopperVersion)
     }
 }

@@ -22,6 +22,21 @@ public struct SystemStatus: Codable, Sendable, Equatable {
         }
     }
 
+    /// Free space where jobs write (statvfs, as an unprivileged user sees it).
+    public struct Disk: Codable, Sendable, Equatable {
+        /// `outbox` or `workspaces`
+        public var role: String
+        public var path: String
+        public var freeBytes: Int64
+        public var totalBytes: Int64
+        public init(role: String, path: String, freeBytes: Int64, totalBytes: Int64) {
+            self.role = role; self.path = path; self.freeBytes = freeBytes; self.totalBytes = totalBytes
+        }
+        enum CodingKeys: String, CodingKey {
+            case role, path, freeBytes = "free_bytes", totalBytes = "total_bytes"
+        }
+    }
+
     public var version: String
     public var pid: Int32
     public var host: String
@@ -35,6 +50,9 @@ public struct SystemStatus: Codable, Sendable, Equatable {
     public var intake: Intake
     /// Jobs by state, from the store.
     public var jobs: [String: Int]
+    /// Free space of the outbox and workspaces; intake pauses below `minFreeBytes`.
+    public var disk: [Disk]?
+    public var minFreeBytes: Int64?
 
     public init(version: String = HopperVersion.current, pid: Int32, host: String, startedAt: String, heartbeatAt: String,
                 intervalSeconds: Double, state: String, spool: String, stateDirectory: String,
@@ -48,7 +66,7 @@ public struct SystemStatus: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case version, pid, host, startedAt = "started_at", heartbeatAt = "heartbeat_at"
         case intervalSeconds = "interval_seconds", state, spool, stateDirectory = "state_directory"
-        case inboxes, intake, jobs
+        case inboxes, intake, jobs, disk, minFreeBytes = "min_free_bytes"
     }
 
     /// Whether this heartbeat says a daemon is alive at `now`: state `running` and fresh.

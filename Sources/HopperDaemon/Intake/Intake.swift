@@ -23,6 +23,7 @@
 // with more than one hard link, over the size limit, or unreadable are rejected.
 //
 // DIAGNOSTICS: `job.accepted` / `job.rejected` log lines; `rejected/<file>.error.json`.
+import CHopperSys
 import HopperCore
 import HopperStore
 import HopperWatch
@@ -40,7 +41,33 @@ public struct IntakeSettings: Sendable {
     public var queueExecutors: [String: String] = [:]
     /// A queue's default workflow, for manifests that name neither `workflow:` nor `steps:`.
     public var queueWorkflows: [String: String] = [:]
+    /// A job with more steps than this is rejected.
+    public var maxSteps: Int = 100
+    /// run_as: owner — who may own a job, and how its folders are handed over.
+    public var owners: OwnerPolicy?
+    /// When not empty, only these users may submit jobs.
+    public var allowUsers: Set<String> = []
+    /// These users may not submit jobs.
+    public var denyUsers: Set<String> = []
     public init() {}
+
+    /// Why a job manifest owned by `uid` is refused, or nil.
+    func submitterProblem(uid: uid_t) -> String? {
+        let name = Accounts.userName(uid)
+        if let owners {
+            guard FileIdentity.of(uid: uid) != nil else {
+                return "the manifest belongs to uid \(uid), which has no account on this host; with run_as: owner a job runs as its manifest's owner"
+            }
+            if uid < owners.minUID && !allowUsers.contains(name) {
+                return "the manifest belongs to \(name) (uid \(uid)); with run_as: owner a job runs as its manifest's owner, and root and system accounts (uid below min_uid \(owners.minUID)) may not submit unless allow_users names them"
+            }
+        }
+        if denyUsers.contains(name) { return "user \(name) may not submit jobs here (deny_users in the daemon's config)" }
+        if !allowUsers.isEmpty && !allowUsers.contains(name) {
+            return "user \(name) may not submit jobs here (not in allow_users in the daemon's config)"
+        }
+        return nil
+    }
 }
 
 /// A job just accepted: what the scheduler needs to queue it.
@@ -236,6 +263,14 @@ public final class Intake {
             Glibc.close(fd)
             return .control(ControlDrop(candidate: c, request: request, uid: st.st_uid, gid: st.st_gid))
         case .success(.job(let manifest)):
+            if manifest.resolvedSteps.count > settings.maxSteps {
+                Glibc.close(fd)
+                return reject(c, "too many steps", "the job has \(manifest.resolvedSteps.count) steps; this daemon runs at most \(settings.maxSteps) per job (max_steps)")
+            }
+            if let problem = settings.submitterProblem(uid: st.st_uid) {
+                Glibc.close(fd)
+                return reject(c, "submitter not allowed", problem)
+            }
             if let problem = Names.jobIDProblem(stem) {
                 Glibc.close(fd)
                 return reject(c, "invalid job id", "\(problem); the job id is the file name without .yaml")
@@ -277,6 +312,8 @@ public final class Intake {
                                         message: "accepted from \(relative(job.candidate.path)) (owner \(job.status.owner))")
                 try write(job.staging + "/status.json", try JSON.pretty(job.status), durable: !bulk)
                 try write(job.staging + "/events.jsonl", try JSON.line(accepted), durable: !bulk)
+                try FileOps.makeDirectory(job.staging + "/logs")
+                if let owners = settings.owners { try owners.handOver(job.staging, to: job.uid, files: ["status.json", "events.jsonl", "logs"]) }
                 if !bulk { try FileOps.fsync(job.fd, path: job.candidate.name) }
                 ready.append(job)
             } catch {
@@ -357,21 +394,34 @@ public final class Intake {
             _ = reject([Rejected(candidate: drop.candidate, reason: "request refused", diagnostics: [Diagnostic(message: refusal)])])
             return
         }
+        // Through directory descriptors opened without following links: under run_as: owner the
+        // job's folder is its owner's, who could have made `requests` a link to anywhere.
         let dir = layout.job(drop.request.job) + "/requests"
-        try? FileOps.makeDirectory(dir)
+        let jobFD = Glibc.open(layout.job(drop.request.job), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard jobFD >= 0 else {
+            logger.error("request.move_failed", metadata: ["file": "\(drop.candidate.path)", "error": "\(SystemError("open", path: layout.job(drop.request.job)))"])
+            return
+        }
+        defer { Glibc.close(jobFD) }
+        _ = mkdirat(jobFD, "requests", 0o755)
+        let dirFD = openat(jobFD, "requests", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard dirFD >= 0 else {
+            let error = SystemError("open", path: dir)
+            _ = reject([Rejected(candidate: drop.candidate, reason: "request not filed",
+                                 diagnostics: [Diagnostic(message: "the request was carried out, but \(dir) is not a folder it can be filed in: \(error)")])])
+            return
+        }
+        defer { Glibc.close(dirFD) }
         for n in 1...10_000 {
             let name = n == 1 ? drop.candidate.name : "\(drop.candidate.name).\(n)"
-            do {
-                try FileOps.renameNoReplace(drop.candidate.path, dir + "/" + name)
-                try? FileOps.fsyncDirectory(dir)
+            if hopper_renameat2(AT_FDCWD, drop.candidate.path, dirFD, name, UInt32(HOPPER_RENAME_NOREPLACE)) == 0 {
+                Glibc.fsync(dirFD)
                 try? FileOps.fsyncDirectory(drop.candidate.folder)
                 return
-            } catch where error.errno == EEXIST {
-                continue
-            } catch {
-                logger.error("request.move_failed", metadata: ["file": "\(drop.candidate.path)", "error": "\(error)"])
-                return
             }
+            if errno == EEXIST { continue }
+            logger.error("request.move_failed", metadata: ["file": "\(drop.candidate.path)", "error": "\(SystemError("renameat2", path: dir + "/" + name))"])
+            return
         }
     }
 
@@ -407,9 +457,15 @@ public final class Intake {
             if FileOps.exists(target) { continue }
             let record = Rejection(file: base, reason: r.reason, diagnostics: r.diagnostics,
                                    source: relative(r.candidate.path), rejectedAs: name)
+            // Running as root: the file and its error are its submitter's alone (mode 0600).
+            let owner: uid_t? = geteuid() == 0 ? (try? FileOps.lstat(r.candidate.path)).flatMap { $0 }.map(\.st_uid) : nil
             do {
-                try FileOps.writeAtomically(target + ".error.json", try JSON.pretty(record), durable: false)
+                try FileOps.writeAtomically(target + ".error.json", try JSON.pretty(record), mode: owner == nil ? 0o644 : 0o600, durable: false)
+                if let owner { chown(target + ".error.json", owner, gid_t.max) }
                 try FileOps.renameNoReplace(r.candidate.path, target)
+                if owner != nil, let st = try? FileOps.lstat(target), (st.st_mode & S_IFMT) == S_IFREG {
+                    chmod(target, 0o600)
+                }
                 return name
             } catch let e as SystemError where e.errno == EEXIST {
                 continue
@@ -427,5 +483,28 @@ public final class Intake {
 
     func relative(_ path: String) -> String {
         path.hasPrefix(layout.root + "/") ? String(path.dropFirst(layout.root.count + 1)) : path
+    }
+}
+
+/// run_as: owner — a job's outbox folder and workspace belong to its owner.
+public struct OwnerPolicy: Sendable {
+    /// Manifests of accounts below this uid are refused unless allow_users names them.
+    public var minUID: uid_t
+    /// Mode of the job's folders (0700: the owner alone).
+    public var mode: mode_t
+    /// Group of the job's folders; nil: the owner's primary group.
+    public var group: gid_t?
+
+    public init(minUID: uid_t, mode: mode_t, group: gid_t?) {
+        self.minUID = minUID; self.mode = mode; self.group = group
+    }
+
+    /// Gives `folder` (and the named entries in it) to `uid`, with `mode` on the folder. Done by
+    /// root on a folder only root could write until now, so nothing in it can be a trap.
+    public func handOver(_ folder: String, to uid: uid_t, files: [String] = []) throws {
+        let gid = group ?? FileIdentity.of(uid: uid)?.gid ?? gid_t(uid)
+        for name in files where lchown(folder + "/" + name, uid, gid) != 0 { throw SystemError("lchown", path: folder + "/" + name) }
+        if lchown(folder, uid, gid) != 0 { throw SystemError("lchown", path: folder) }
+        if chmod(folder, mode) != 0 { throw SystemError("chmod", path: folder) }
     }
 }

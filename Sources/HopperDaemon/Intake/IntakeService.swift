@@ -42,9 +42,11 @@ public final class IntakeService: Service {
     let worker: IntakeWorker
     let scheduler: Scheduler
     let stats: IntakeStats
+    let diskGuard: DiskGuard?
     let logger: Logger
 
-    public init(watcher: InboxWatcher, intake: Intake, scheduler: Scheduler, stats: IntakeStats, logger: Logger) {
+    public init(watcher: InboxWatcher, intake: Intake, scheduler: Scheduler, stats: IntakeStats, diskGuard: DiskGuard? = nil, logger: Logger) {
+        self.diskGuard = diskGuard
         self.watcher = watcher
         self.worker = IntakeWorker(intake)
         self.scheduler = scheduler
@@ -56,6 +58,11 @@ public final class IntakeService: Service {
         let stream = watcher.batches  // the daemon started the watcher before the services
         await withGracefulShutdownHandler {
             for await batch in stream {
+                // Short of space: the files stay in the inbox; the rescan at resumption takes them.
+                if let diskGuard {
+                    if diskGuard.check() { watcher.rescanNow() }
+                    if diskGuard.paused { continue }
+                }
                 let result = await worker.process(batch)
                 stats.add(result.counts)
                 if !result.accepted.isEmpty { await scheduler.submitted(result.accepted) }

@@ -57,7 +57,8 @@ public enum Recovery {
         }
         try store.insert(records)
         report.indexed = records.count
-        let gone = Array(indexed.subtracting(onDisk))
+        // Rows of jobs whose outbox entry retention removed stay: they keep the id taken.
+        let gone = Array(indexed.subtracting(onDisk).subtracting(try store.expiredOutboxIDs()))
         try store.delete(ids: gone)
         report.unindexed = gone.count
 

@@ -22,13 +22,15 @@ extension JobRunner {
     /// job `running` again (the attempt's end is recorded by the caller).
     func runOnSlurm(_ slurm: SlurmExecutor, launch: StepLaunch, step: Step, manifest: JobManifest,
                     workspace: PreparedWorkspace, status: inout JobStatus, index: Int) async -> StepOutcome {
+        var launch = launch
+        launch.user = identity     // run_as: owner: sbatch as the owner, so SLURM runs the job as them
         let request = slurm.request(job: id, step: step, manifest: manifest, queue: status.queue, timeout: launch.timeout)
         let live = LiveStatus(status)
         let attempt = launch.attempt
         let params = manifest.params
         let tail = slurmProgressTail(step: step, live: live, index: index, logPath: launch.logPath)
         let (outcome, slurmID) = await slurm.run(launch, request: request, command: { [self] in
-            command(for: step, workspace: workspace, attempt: attempt, params: params)
+            await command(for: step, workspace: workspace, attempt: attempt, params: params)
         }, update: { [self] update in
             await applySlurm(update, live: live, index: index)
         })

@@ -27,8 +27,18 @@ final class JobRunner: Sendable {
     let catalog: WorkflowCatalog?
     let metrics: Metrics
     let logger: Logger
+    /// run_as: owner — the job's owner, whose rights the step and every file operation in the
+    /// job's folders get (see AsUser); nil: the daemon's own.
+    private let owner = Mutex<FileIdentity?>(nil)
+    var identity: FileIdentity? { owner.withLock { $0 } }
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let cancelledBy = Mutex<String?>(nil)
+    /// Counts status.json writes; held while writing, so writes are ordered and a deferred one
+    /// that has been overtaken is dropped (see `saveSoon`).
+    private let statusWrites = Mutex<UInt64>(0)
+    /// How long the status of a step that has just started waits before it is written: a step
+    /// that ends sooner goes straight from its predecessor's status to its own end.
+    static let startCoalescing: Duration = .milliseconds(25)
 
     init(id: String, layout: SpoolLayout, store: JobStore, executor: LocalExecutor, settings: SchedulerSettings,
          catalog: WorkflowCatalog?, metrics: Metrics, logger: Logger) {
@@ -74,6 +84,7 @@ final class JobRunner: Sendable {
             if status.startedAt == nil { status.startedAt = now }
             status.finishedAt = nil
             status.error = nil
+            status.waitingFor = nil
             JobRunner.event(layout, id, JobEvent(event: "started", state: .running, message: resuming ? "resumed" : nil))
         } else {
             JobRunner.event(layout, id, JobEvent(event: "resumed", state: .running, message: "the daemon restarted; the job's steps were re-adopted"))
@@ -81,10 +92,26 @@ final class JobRunner: Sendable {
         try? store.setState(id: id, state: .running)
         logger.info("job.started", metadata: ["job.resuming": "\(resuming)"])
 
+        if settings.owners != nil {
+            let uid = (try? store.job(id: id)).flatMap { $0 }.map { uid_t($0.uid) }
+            guard let uid, let who = FileIdentity.of(uid: uid) else {
+                skipRemaining(&status, from: 0, detail: "not run: the job's owner has no account")
+                await finish(&status, state: .failed, error: JobErrorInfo(step: nil, message: "the job's owner (uid \(uid.map { String($0) } ?? "?")) has no account on this host any more; with run_as: owner a job runs as its owner", exitCode: nil))
+                return
+            }
+            owner.withLock { $0 = who }
+        }
         let workspace: PreparedWorkspace
         do {
             let (path, root) = (layout.workspace(id), layout.root)
-            workspace = try await BlockingIO.run { [id] in
+            if let policy = settings.owners, let who = identity {
+                // Root makes the folder in runs/ (only root can), gives it away, then stages as the owner.
+                try await BlockingIO.run {
+                    if mkdir(path, 0o700) != 0 && errno != EEXIST { throw StagingError(input: nil, message: "cannot create the workspace \(path): \(String(cString: strerror(errno)))") }
+                    try policy.handOver(path, to: who.uid)
+                }
+            }
+            workspace = try await AsUser.run(identity) { [id] in
                 try Workspace.prepare(path: path, jobID: id, manifest: manifest, spoolRoot: root)
             }
         } catch {
@@ -93,7 +120,8 @@ final class JobRunner: Sendable {
             await finish(&status, state: .failed, error: JobErrorInfo(step: nil, message: message, exitCode: nil))
             return
         }
-        try? FileOps.makeDirectory(layout.job(id) + "/logs")
+        let logs = layout.job(id) + "/logs"
+        _ = await AsUser.run(identity) { try? FileOps.makeDirectory(logs) }
 
         let jobStart = status.startedAt.flatMap(Timestamp.parse) ?? Timestamp.now()
         let jobDeadline = manifest.timeout.map { jobStart + $0.seconds }
@@ -136,12 +164,13 @@ final class JobRunner: Sendable {
                                                workspace: workspace, status: &status, index: index)
                 } else if adopting {
                     let tail = progressTail(step: step, status: status, index: index, logPath: logPath)
-                    outcome = await executor.adopt(recordPath: launch.recordPath, grace: settings.grace)
+                    outcome = await executor.adopt(recordPath: launch.recordPath, grace: settings.grace, owner: identity?.uid)
                     tail?.cancel()
                     await tail?.value
-                } else if let cmd = command(for: step, workspace: workspace, attempt: attempt, params: manifest.params) {
+                } else if let cmd = await command(for: step, workspace: workspace, attempt: attempt, params: manifest.params) {
                     var run = launch
                     run.command = cmd
+                    run.user = identity
                     let tail = progressTail(step: step, status: status, index: index, logPath: logPath)
                     outcome = await executor.run(run)
                     tail?.cancel()
@@ -193,7 +222,7 @@ final class JobRunner: Sendable {
     // MARK: - Steps
 
     /// The command of a new attempt; nil when it cannot run (Snakemake missing).
-    func command(for step: Step, workspace: PreparedWorkspace, attempt: Int, params: [String: ParamValue] = [:]) -> StepCommand? {
+    func command(for step: Step, workspace: PreparedWorkspace, attempt: Int, params: [String: ParamValue] = [:]) async -> StepCommand? {
         switch step.kind {
         case .run(let script):
             return .shell(script)
@@ -211,7 +240,8 @@ final class JobRunner: Sendable {
         case .snakemake(let sm):
             guard let snakemake = settings.snakemake else { return nil }
             // A killed run leaves its lock; no attempt of this step runs now, so it is stale.
-            let cleared = Snakemake.clearStaleLocks(workspace: workspace.path)
+            let path = workspace.path
+            let cleared = await AsUser.run(identity) { Snakemake.clearStaleLocks(workspace: path) } ?? 0
             if cleared > 0 {
                 JobRunner.event(layout, id, JobEvent(event: "snakemake_unlocked", state: .running, step: step.name,
                                                      message: "removed \(cleared) stale Snakemake lock file(s) left by an earlier run"))
@@ -219,7 +249,8 @@ final class JobRunner: Sendable {
             var argv = Snakemake.argv(executable: snakemake, step: sm, workspace: workspace.path, rerun: true)
             // A `rerun` request redoes the step's work; Snakemake alone would find it up to date.
             let forced = workspace.records + "/\(step.name).rerun"
-            if unlink(forced) == 0 { argv.insert("--forceall", at: argv.count - sm.targets.count) }
+            let removed: Bool? = await AsUser.run(identity) { () -> Bool in unlink(forced) == 0 }
+            if removed == true { argv.insert("--forceall", at: argv.count - sm.targets.count) }
             return .argv(argv)
         }
     }
@@ -251,7 +282,7 @@ final class JobRunner: Sendable {
     func keepSnakemakeLog(step: String, workspace: String) async {
         let dir = workspace + "/.snakemake/log"
         let target = layout.job(id) + "/logs/\(step).snakemake.log"
-        await BlockingIO.run {
+        _ = await AsUser.run(identity) {
             let names = ((try? FileOps.listDirectory(dir)) ?? []).filter { $0.hasSuffix(".snakemake.log") }.sorted()
             guard let newest = names.last, let bytes = try? FileOps.readFile(dir + "/" + newest, limit: 64 << 20) else { return }
             try? FileOps.appendLine(target, Array("==> \(newest) <==\n".utf8) + bytes)
@@ -260,7 +291,7 @@ final class JobRunner: Sendable {
 
     /// Bytes of a file from `offset` on (at most 1 MiB).
     static func readFrom(_ path: String, offset: Int64) -> [UInt8] {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { return [] }
         defer { Glibc.close(fd) }
         guard lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else { return [] }
@@ -273,6 +304,11 @@ final class JobRunner: Sendable {
             if let v = ProcessEnvironment.value(key) { env[key] = v }
         }
         if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
+        if let who = identity {
+            env["HOME"] = who.home
+            env["USER"] = who.name
+            env["LOGNAME"] = who.name
+        }
         env["TMPDIR"] = workspace.path + "/tmp"
         env["HOPPER_JOB_ID"] = id
         env["HOPPER_STEP"] = step
@@ -299,7 +335,7 @@ final class JobRunner: Sendable {
         status.steps[index] = step
         status.currentStep = step.name
         status.progress = JobRunner.progress(status)
-        await save(status, event: JobEvent(event: "step_started", state: .running, step: step.name, message: "attempt \(attempt)"))
+        await saveSoon(status, event: JobEvent(event: "step_started", state: .running, step: step.name, message: "attempt \(attempt)"))
         logger.info("step.started", metadata: ["step.name": "\(step.name)", "step.attempt": "\(attempt)"])
     }
 
@@ -332,10 +368,11 @@ final class JobRunner: Sendable {
     /// Publishes a completed step's outputs; returns a problem that fails the job, or nil.
     func publish(step: Step, status: inout JobStatus) async -> String? {
         guard !step.outputs.isEmpty else { return nil }
-        let publisher = ResultPublisher(workspace: layout.workspace(id), results: layout.job(id) + "/results")
+        let publisher = ResultPublisher(workspace: layout.workspace(id), results: layout.job(id) + "/results",
+                                        maxBytes: settings.maxResultSize)
         do {
             let previous = status.results
-            let (report, all) = try await BlockingIO.run { () throws -> (PublishReport, [ResultFile]) in
+            let (report, all) = try await AsUser.run(identity) { () throws -> (PublishReport, [ResultFile]) in
                 let report = try publisher.publish(patterns: step.outputs)
                 var byPath: [String: ResultFile] = [:]
                 for r in previous { byPath[r.path] = r }
@@ -390,12 +427,41 @@ final class JobRunner: Sendable {
     /// fsynced; the event line is not (status.json is the record, events.jsonl the history).
     func save(_ status: JobStatus, event: JobEvent?, durable: Bool = false) async {
         await BlockingIO.run { [self] in
-            do {
-                try FileOps.writeAtomically(layout.status(id), try JSON.pretty(status), durable: durable)
-            } catch {
-                logger.error("status.write_failed", metadata: ["error": "\(error)"])
+            statusWrites.withLock { generation in
+                generation += 1
+                writeStatus(status, durable: durable)
             }
             if let event { JobRunner.event(layout, id, event) }
+        }
+    }
+
+    /// Like `save`, but the status is written only if nothing else is saved within
+    /// `startCoalescing` (the event line is written now). For a step's start: a trivial step is
+    /// over before its start would reach the disk, and status.json goes from the previous state
+    /// to the step's end directly — one file write fewer per step. A reader still sees a
+    /// running step's status within that time; events.jsonl has every start.
+    func saveSoon(_ status: JobStatus, event: JobEvent?) async {
+        let mine = statusWrites.withLock { generation -> UInt64 in
+            generation += 1
+            return generation
+        }
+        if let event { await BlockingIO.run { [self] in JobRunner.event(layout, id, event) } }
+        Task.detached { [self] in
+            try? await Task.sleep(for: JobRunner.startCoalescing)
+            await BlockingIO.run { [self] in
+                statusWrites.withLock { generation in
+                    guard generation == mine else { return }   // overtaken by a newer status
+                    writeStatus(status, durable: false)
+                }
+            }
+        }
+    }
+
+    private func writeStatus(_ status: JobStatus, durable: Bool) {
+        do {
+            try FileOps.writeAtomically(layout.status(id), try JSON.pretty(status), durable: durable)
+        } catch {
+            logger.error("status.write_failed", metadata: ["error": "\(error)"])
         }
     }
 
@@ -446,6 +512,7 @@ final class JobRunner: Sendable {
             status.steps[i].detail = "not run: the job was cancelled"
         }
         status.state = .cancelled
+        status.waitingFor = nil
         status.finishedAt = Timestamp.rfc3339()
         status.progress = progress(status)
         write(layout, status, durable: true)
@@ -455,8 +522,11 @@ final class JobRunner: Sendable {
 
     /// retry (steps nil: every unfinished step) or rerun (steps: these, or all when empty):
     /// the steps go back to pending (their attempts stay in the history), the job to pending.
-    static func requeue(id: String, layout: SpoolLayout, store: JobStore, steps: [String]?, action: String, by user: String, logger: Logger) {
-        guard var status = readStatus(layout, id) else { return }
+    /// Returns the marker files to create (`.hopper/<step>.rerun`, with the job owner's rights).
+    @discardableResult
+    static func requeue(id: String, layout: SpoolLayout, store: JobStore, steps: [String]?, action: String, by user: String, logger: Logger) -> [String] {
+        var markers: [String] = []
+        guard var status = readStatus(layout, id) else { return markers }
         for i in status.steps.indices {
             let reset: Bool
             if let steps {
@@ -482,21 +552,22 @@ final class JobRunner: Sendable {
             // Marks for the runner: these steps' Snakemake runs are forced (--forceall).
             let records = layout.workspace(id) + "/.hopper"
             for step in status.steps where steps.map({ $0.isEmpty || $0.contains(step.name) }) ?? false {
-                try? FileOps.writeNew(records + "/\(step.name).rerun", [])
+                markers.append(records + "/\(step.name).rerun")
             }
         }
         let which = steps.map { $0.isEmpty ? "all steps" : $0.joined(separator: ", ") } ?? "from the first unfinished step"
         event(layout, id, JobEvent(event: "request", state: .pending, message: "\(action): accepted by \(user) (\(which))"))
         write(layout, status, durable: true)
         try? store.setState(id: id, state: .pending)
+        return markers
     }
 
     /// Removes the workspace of a finished job; the outbox stays.
-    static func clean(id: String, layout: SpoolLayout, by user: String, logger: Logger) {
+    static func clean(id: String, layout: SpoolLayout, by user: String, logger: Logger) async {
         let path = layout.workspace(id)
         let existed = FileOps.exists(path)
         do {
-            try FileOps.removeTree(path)
+            try await AsUser.removeTree(path)
             event(layout, id, JobEvent(event: "request", state: nil,
                                        message: "clean: accepted by \(user); " + (existed ? "workspace removed" : "there was no workspace")))
         } catch {

@@ -30,6 +30,14 @@ public struct SchedulerSettings: Sendable {
     public var snakemake: String?
     /// For jobs with `executor: slurm` (JobRunner+Slurm.swift).
     public var slurm: SlurmExecutor?
+    /// Mail and notify commands for `notify:`; nil sends nothing.
+    public var notifier: Notifier?
+    /// Seconds between two looks at the `wait_for` paths of waiting jobs.
+    public var waitPoll: Double = 2
+    /// run_as: owner — jobs run as their owners, whose folders these are; nil: as the daemon.
+    public var owners: OwnerPolicy?
+    /// Bytes one step may publish; nil: no cap.
+    public var maxResultSize: Int64?
     public init() {}
 }
 
@@ -53,15 +61,18 @@ public actor Scheduler {
     let logger: Logger
 
     /// priority → owner → FIFO of jobs
-    private var pending: [Int: [String: [QueuedJob]]] = [:]
-    private var pendingIDs: Set<String> = []
-    private var running: [String: JobRunner] = [:]
+    var pending: [Int: [String: [QueuedJob]]] = [:]
+    var pendingIDs: Set<String> = []
+    var running: [String: JobRunner] = [:]
     private var runningByOwner: [String: Int] = [:]
     private var runningByQueue: [String: Int] = [:]
     private var lastStart: [String: UInt64] = [:]
     private var startCounter: UInt64 = 0
     private var seq = 0
     private var accepting = true
+    /// Jobs held back by `wait_for` (see WaitFor.swift), and the task that looks at their paths.
+    var waitList: [String: WaitEntry] = [:]
+    var waitLoop: Task<Void, Never>?
 
     public init(layout: SpoolLayout, store: JobStore, executor: LocalExecutor, settings: SchedulerSettings,
                 catalog: WorkflowCatalog?, metrics: Metrics = Metrics(), logger: Logger) {
@@ -84,7 +95,12 @@ public actor Scheduler {
                 start(QueuedJob(id: job.id, owner: job.owner, queue: job.queue, priority: job.priority, seq: nextSeq()),
                       resuming: true)
             } else {
-                enqueue(QueuedJob(id: job.id, owner: job.owner, queue: job.queue, priority: job.priority, seq: nextSeq()))
+                let queued = QueuedJob(id: job.id, owner: job.owner, queue: job.queue, priority: job.priority, seq: nextSeq())
+                if let (wait, submitted) = pendingWait(job.id, state: job.state) {
+                    holdForWait(queued, wait: wait, submittedAt: submitted, marked: job.state == JobState.waiting.rawValue)
+                } else {
+                    enqueue(queued)
+                }
             }
         }
         logger.info("scheduler.loaded", metadata: ["jobs.pending": "\(pendingIDs.count)", "jobs.adopted": "\(running.count)"])
@@ -94,8 +110,13 @@ public actor Scheduler {
     /// Jobs just accepted by the intake.
     public func submitted(_ jobs: [AcceptedJob]) {
         for job in jobs {
-            enqueue(QueuedJob(id: job.id, owner: job.status.owner, queue: job.status.queue,
-                              priority: job.status.priority, seq: nextSeq(), initial: (job.status, job.manifest)))
+            let queued = QueuedJob(id: job.id, owner: job.status.owner, queue: job.status.queue,
+                                   priority: job.status.priority, seq: nextSeq(), initial: (job.status, job.manifest))
+            if let wait = job.manifest.waitFor {
+                holdForWait(queued, wait: wait, submittedAt: job.status.submittedAt, marked: false)
+            } else {
+                enqueue(queued)
+            }
         }
         pump()
     }
@@ -109,6 +130,21 @@ public actor Scheduler {
     public var pendingCount: Int { pendingIDs.count }
 
     private func nextSeq() -> Int { seq += 1; return seq }
+
+    /// A job whose `wait_for` is over goes to the pending queue.
+    func requeueAfterWait(_ job: QueuedJob) {
+        enqueue(job)
+        pump()
+    }
+
+    /// At load: the `wait_for` of a pending or waiting job that has not started yet (a retried
+    /// job waited before its first start), with its submission time.
+    private func pendingWait(_ id: String, state: String) -> (WaitFor, String)? {
+        guard let text = try? store.plan(id: id), let plan = Plan.decode(text), let wait = plan.waitFor,
+              let status = JobRunner.readStatus(layout, id), status.startedAt == nil || state == JobState.waiting.rawValue
+        else { return nil }
+        return (wait, status.submittedAt)
+    }
 
     private func enqueue(_ job: QueuedJob) {
         guard !pendingIDs.contains(job.id), running[job.id] == nil else { return }
@@ -172,6 +208,7 @@ public actor Scheduler {
         runner.start(resuming: resuming, initial: job.initial) { [weak self] in
             await self?.finished(job)
         }
+        if !resuming { notifyStarted(job.id, manifest: job.initial?.1) }
     }
 
     private func finished(_ job: QueuedJob) {
@@ -180,6 +217,7 @@ public actor Scheduler {
         if runningByOwner[job.owner] == 0 { runningByOwner[job.owner] = nil }
         runningByQueue[job.queue, default: 1] -= 1
         if runningByQueue[job.queue] == 0 { runningByQueue[job.queue] = nil }
+        notifyFinished(job.id, manifest: job.initial?.1)
         pump()
     }
 
@@ -201,8 +239,9 @@ public actor Scheduler {
             }
             if let runner = running[id] {
                 runner.cancel(by: requester(drop))
-            } else if removePending(id) != nil || state == .pending || state == .waiting {
+            } else if stopWaiting(id) || removePending(id) != nil || state == .pending || state == .waiting {
                 JobRunner.cancelPending(id: id, layout: layout, store: store, by: requester(drop), logger: logger)
+                notifyFinished(id)
             }
         case .retry:
             guard state == .failed || state == .cancelled else {
@@ -221,13 +260,15 @@ public actor Scheduler {
                     return "job \(id) has no step \(unknown.joined(separator: ", ")); its steps are \(status.steps.map(\.name).joined(separator: ", "))"
                 }
             }
-            JobRunner.requeue(id: id, layout: layout, store: store, steps: request.steps ?? [], action: "rerun", by: requester(drop), logger: logger)
+            let markers = JobRunner.requeue(id: id, layout: layout, store: store, steps: request.steps ?? [], action: "rerun", by: requester(drop), logger: logger)
+            let owner = settings.owners == nil ? nil : FileIdentity.of(uid: uid_t(record.uid))
+            _ = await AsUser.run(owner) { for m in markers { try? FileOps.writeNew(m, []) } }
             enqueue(QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq()))
         case .clean:
             guard state.isTerminal else {
                 return "job \(id) is \(state.rawValue); clean applies to finished jobs (cancel it first)"
             }
-            JobRunner.clean(id: id, layout: layout, by: requester(drop), logger: logger)
+            await JobRunner.clean(id: id, layout: layout, by: requester(drop), logger: logger)
         }
         logger.notice("request.honoured", metadata: ["job.id": "\(id)", "request.action": "\(action)", "request.by": "\(requester(drop))"])
         pump()

@@ -32,6 +32,9 @@ public struct SlurmCommands: Sendable {
     /// Seconds before a hanging command is killed (slurmctld that does not answer).
     public var timeout: Double = 60
 
+    /// util-linux's setpriv, for commands run as a job's owner.
+    static let setpriv = "/usr/bin/setpriv"
+
     public init(binDirectory: String?) {
         self.binDirectory = binDirectory
     }
@@ -42,21 +45,34 @@ public struct SlurmCommands: Sendable {
     }
 
     /// Runs `name args…` to its end (or `timeout`). `environment` nil: the daemon's own.
+    /// `user`: run as this user (run_as: owner: sbatch as the job's owner, so SLURM runs the job as them).
     public func run(_ name: String, _ args: [String], environment: [String: String]? = nil,
-                    workingDirectory: String? = nil) async -> SlurmCommandResult {
+                    workingDirectory: String? = nil, user: FileIdentity? = nil) async -> SlurmCommandResult {
         let env: Environment
         if let environment {
             env = .custom(environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] })
         } else {
             env = .inherit
         }
-        let exe = executable(name)
+        var exe = executable(name)
+        var argv = args
+        if let user {
+            // Through setpriv(1), which drops to the user after exec in a single-threaded process:
+            // glibc's set*id() in a child cloned from this multi-threaded daemon is not safe (a child
+            // that hung there once left sbatch never started).
+            let program = binDirectory.map { $0.hasSuffix("/") ? $0 + name : $0 + "/" + name } ?? name
+            let groups = user.groups.isEmpty ? "--clear-groups" : "--groups=" + user.groups.map(String.init).joined(separator: ",")
+            exe = .path(FilePath(SlurmCommands.setpriv))
+            argv = ["--reuid=\(user.uid)", "--regid=\(user.gid)", groups, "--", program] + args
+        }
         let cwd: FilePath? = workingDirectory.map { FilePath($0) }
         let limit = timeout
+        let arguments = Arguments(argv)
+        let command = exe
         return await withTaskGroup(of: SlurmCommandResult?.self) { group in
             group.addTask {
                 do {
-                    let result = try await Subprocess.run(exe, arguments: Arguments(args), environment: env,
+                    let result = try await Subprocess.run(command, arguments: arguments, environment: env,
                                                           workingDirectory: cwd, input: .none,
                                                           output: .string(limit: 256 << 20), error: .string(limit: 1 << 20))
                     var out = SlurmCommandResult(exitCode: nil, stdout: result.standardOutput,

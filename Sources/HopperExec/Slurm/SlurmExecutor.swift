@@ -140,9 +140,9 @@ public final class SlurmExecutor: Sendable {
 
         if id == nil && FileOps.exists(files.intent) {
             // The daemon stopped between the intent and the id: did sbatch reach SLURM?
-            if let found = await lookUp(mark) {
+            if let found = await lookUp(mark, user: launch.user?.name) {
                 id = found
-                Self.writeDurably(files.id, found)
+                await Self.writeDurably(files.id, found, as: launch.user)
                 log.notice("slurm.found_after_restart", metadata: ["slurm.job_id": "\(found)"])
             } else if let outcome = Self.outcomeFromRecords(files, id: nil) {
                 return (outcome, nil)
@@ -164,7 +164,7 @@ public final class SlurmExecutor: Sendable {
         }
         guard let jobID = id else { return (StepOutcome(kind: .lost, message: "no SLURM job id"), nil) }
         await update(.submitted(id: jobID))
-        let outcome = await follow(jobID, mark: mark, files: files, timeout: launch.timeout, update: update)
+        let outcome = await follow(jobID, mark: mark, files: files, timeout: launch.timeout, user: launch.user?.name, update: update)
         return (outcome, jobID)
     }
 
@@ -176,17 +176,21 @@ public final class SlurmExecutor: Sendable {
     func submit(_ launch: StepLaunch, files: SlurmAttemptFiles, mark: String, request: SlurmRequest, command: StepCommand,
                 update: @Sendable (SlurmUpdate) async -> Void, log: Logger) async -> Submission {
         let argv = SlurmBatchScript.argv(command, files: files, supervisor: supervisor)
+        let script = SlurmBatchScript.text(files: files, jobID: launch.jobID, step: launch.step, attempt: launch.attempt)
+        let header = "==> hopper: step \(launch.step) attempt \(launch.attempt) submitted to SLURM \(Timestamp.rfc3339()) <==\n"
+        let (workspace, logPath) = (launch.workspace, launch.logPath)
         do {
-            try FileOps.makeDirectories(launch.workspace + "/.hopper")
+            // With run_as: owner, the workspace and log are the owner's: written with their rights.
+            try await AsUser.run(launch.user) {
+            try FileOps.makeDirectories(workspace + "/.hopper")
             try FileOps.writeAtomically(files.argv, SlurmBatchScript.argvBytes(argv), durable: false)
-            let script = SlurmBatchScript.text(files: files, jobID: launch.jobID, step: launch.step, attempt: launch.attempt)
             try FileOps.writeAtomically(files.script, Array(script.utf8), mode: 0o755, durable: false)
             for stale in [files.started, files.exit] { unlink(stale) }
-            let header = "==> hopper: step \(launch.step) attempt \(launch.attempt) submitted to SLURM \(Timestamp.rfc3339()) <==\n"
-            try FileOps.appendLine(launch.logPath, Array(header.utf8))
+            try FileOps.appendLine(logPath, Array(header.utf8))
             // The commit point: from here on a SLURM job may exist for this attempt.
             try FileOps.writeAtomically(files.intent, Array("\(mark)\n".utf8), durable: true)
-            try FileOps.fsyncDirectory(launch.workspace + "/.hopper")
+            try FileOps.fsyncDirectory(workspace + "/.hopper")
+            }
         } catch {
             return .failure(StepOutcome(kind: .failedToStart, finishedAt: Timestamp.now(), message: "cannot prepare the SLURM batch script: \(error)"))
         }
@@ -200,28 +204,31 @@ public final class SlurmExecutor: Sendable {
         while true {
             // Not a child of the (cancellable) step task: a half-run sbatch would leave a job unknown.
             let commands = self.commands
-            let workspace = launch.workspace
             let gate = submissions
+            let user = launch.user
             let result = await Task.detached {
                 await gate.acquire()
-                let r = await commands.run("sbatch", args, environment: env, workingDirectory: workspace)
+                let r = await commands.run("sbatch", args, environment: env, workingDirectory: workspace, user: user)
                 await gate.release()
                 return r
             }.value
             if result.succeeded, let id = Self.parseSbatch(result.stdout) {
-                Self.writeDurably(files.id, id)
+                await Self.writeDurably(files.id, id, as: launch.user)
                 log.info("slurm.submitted", metadata: ["slurm.job_id": "\(id)", "step.attempt": "\(launch.attempt)"])
                 return .success(id)
             }
             // sbatch failed; did the job reach slurmctld anyway (a lost answer)?
-            if let found = await lookUp(mark) {
-                Self.writeDurably(files.id, found)
+            if let found = await lookUp(mark, user: launch.user?.name) {
+                await Self.writeDurably(files.id, found, as: launch.user)
                 return .success(found)
             }
             if !Self.isTransient(result) || Task.isCancelled {
-                unlink(files.intent)
                 let text = "sbatch refused the step: \(result.problem)"
-                try? FileOps.appendLine(launch.logPath, Array("==> hopper: \(text) <==\n".utf8))
+                let intent = files.intent
+                _ = await AsUser.run(launch.user) {
+                    unlink(intent)
+                    try? FileOps.appendLine(logPath, Array("==> hopper: \(text) <==\n".utf8))
+                }
                 return .failure(StepOutcome(kind: Task.isCancelled ? .cancelled : .failedToStart, finishedAt: Timestamp.now(), message: text))
             }
             if !noted {
@@ -235,9 +242,9 @@ public final class SlurmExecutor: Sendable {
     }
 
     /// Follows a submitted job to its end.
-    func follow(_ id: String, mark: String, files: SlurmAttemptFiles, timeout: Double?,
+    func follow(_ id: String, mark: String, files: SlurmAttemptFiles, timeout: Double?, user: String?,
                 update: @Sendable (SlurmUpdate) async -> Void) async -> StepOutcome {
-        await poller.watch(comment: mark, id: id, timeout: timeout, startRecord: files.started)
+        await poller.watch(comment: mark, id: id, timeout: timeout, startRecord: files.started, user: user)
         let poller = self.poller
         let outcome: StepOutcome = await withTaskCancellationHandler {
             var seen = 0
@@ -273,8 +280,8 @@ public final class SlurmExecutor: Sendable {
     }
 
     /// One round's answer for a mark: the id of the job carrying it, or nil.
-    func lookUp(_ mark: String) async -> String? {
-        await poller.watch(comment: mark, id: nil, timeout: nil)
+    func lookUp(_ mark: String, user: String?) async -> String? {
+        await poller.watch(comment: mark, id: nil, timeout: nil, user: user)
         var seen = 0
         var found: String?
         while true {
@@ -372,8 +379,10 @@ public final class SlurmExecutor: Sendable {
         return text.isEmpty ? nil : text
     }
 
-    static func writeDurably(_ path: String, _ text: String) {
-        try? FileOps.writeAtomically(path, Array("\(text)\n".utf8), durable: true)
-        try? FileOps.fsyncDirectory(FileOps.split(path).0)
+    static func writeDurably(_ path: String, _ text: String, as user: FileIdentity?) async {
+        _ = await AsUser.run(user) {
+            try? FileOps.writeAtomically(path, Array("\(text)\n".utf8), durable: true)
+            try? FileOps.fsyncDirectory(FileOps.split(path).0)
+        }
     }
 }

@@ -19,6 +19,9 @@
 // The loop runs only while someone is watched; it is started by the first `watch`.
 import HopperCore
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the poller knows about one watched attempt; waiters get a new one at every change.
 public struct SlurmSnapshot: Sendable {
@@ -47,6 +50,8 @@ public actor SlurmPoller {
         var timeout: Double?
         /// The batch script's start record: when it started, across daemon restarts.
         var startRecord: String?
+        /// The job's SLURM user when it is not the daemon's (run_as: owner).
+        var user: String?
         var runningSince: Double?
         var cancelSent = false
     }
@@ -77,11 +82,12 @@ public actor SlurmPoller {
     /// Starts following the attempt marked `comment` (its id may still be unknown).
     /// `timeout`: seconds of RUNNING after which Hopper cancels it itself, counted from the time
     /// in `startRecord` (written by the batch script) when there is one.
-    public func watch(comment: String, id: String?, timeout: Double?, startRecord: String? = nil) {
+    public func watch(comment: String, id: String?, timeout: Double?, startRecord: String? = nil, user: String? = nil) {
         var entry = entries[comment] ?? Entry()
         if let id { entry.snapshot.id = id }
         entry.timeout = timeout
         entry.startRecord = startRecord
+        entry.user = user
         entries[comment] = entry
         if loop == nil {
             loop = Task { await self.run() }
@@ -138,7 +144,7 @@ public actor SlurmPoller {
         roundCount += 1
         let watched = Array(entries.keys)
         queryCount += 1
-        let result = await commands.run("squeue", ["--me", "-h", "-t", "all", "-O", SlurmJobInfo.squeueFormat])
+        let result = await commands.run("squeue", ["-h", "-t", "all", "-O", SlurmJobInfo.squeueFormat] + whose())
         guard result.succeeded else {
             let message = "slurmctld cannot be asked (squeue: \(result.problem)); every SLURM job keeps its state until it answers"
             if reachable {
@@ -191,6 +197,19 @@ public actor SlurmPoller {
             publish(comment) { s in s.timedOut = true; s.cancelRequested = true }
         }
         await sendCancels()
+    }
+
+    /// Whose jobs to list: `--me`, or with run_as: owner every watched job's user (and the
+    /// daemon's own name when some are its own): still one squeue call.
+    private func whose() -> [String] {
+        var users: Set<String> = []
+        var mine = false
+        for entry in entries.values {
+            if let u = entry.user { users.insert(u) } else { mine = true }
+        }
+        if users.isEmpty { return ["--me"] }
+        if mine { users.insert(Accounts.userName(geteuid())) }
+        return ["-u", users.sorted().joined(separator: ",")]
     }
 
     /// `started_at` of a batch script's start record.

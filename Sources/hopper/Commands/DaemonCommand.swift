@@ -3,6 +3,9 @@ import ArgumentParser
 import HopperCore
 import HopperDaemon
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension Hopper {
     struct Daemon: AsyncParsableCommand {
@@ -22,12 +25,34 @@ extension Hopper {
             }
             LogfmtHandler.bootstrap(level: level)
             let logger = Logger(label: "hopper")
-            let options = DaemonOptions(layout: spool.layout, config: spool.config, workflowDirectory: spool.workflows)
+            var options = DaemonOptions(layout: spool.layout, config: spool.config, workflowDirectory: spool.workflows)
+            let spoolOptions = self.spoolOptions
+            let root = spool.layout.root
+            options.checkReload = {
+                do {
+                    let again = try spoolOptions.resolve(mustExist: false)
+                    if again.layout.root != root { return "the new config names another spool (\(again.layout.root)); restart the service to move" }
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+            let exit: DaemonExit
             do {
-                try await HopperDaemon.Daemon.run(options, logger: logger)
+                exit = try await HopperDaemon.Daemon.run(options, logger: logger)
             } catch let error as DaemonError {
                 throw CLIError(error.message)
             }
+            if exit == .reload { try reexec() }
+        }
+
+        /// SIGHUP: the same program, arguments and environment, in this process (same pid).
+        func reexec() throws {
+            let args = CommandLine.arguments
+            var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
+            argv.append(nil)
+            execv("/proc/self/exe", &argv)
+            throw CLIError("reload: cannot re-execute /proc/self/exe: \(String(cString: strerror(errno)))")
         }
     }
 }

@@ -51,7 +51,7 @@ extension Hopper {
                 for r in status.results { Console.out(bytes: try JSON.line(r)) }
                 return
             }
-            let sizes = status.results.map { Self.humanSize($0.bytes) }
+            let sizes = status.results.map { ByteSize.human($0.bytes) }
             let pathWidth = max(4, status.results.map(\.path.count).max() ?? 0)
             let sizeWidth = max(4, sizes.map(\.count).max() ?? 0)
             func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
@@ -164,17 +164,6 @@ extension Hopper {
                 else { out.append(rel) }
             }
             return out
-        }
-
-        /// `512 B`, `1.2 KB`, `3.4 MB` (binary multiples, as ByteSize reads `1MB`).
-        static func humanSize(_ bytes: Int64) -> String {
-            if bytes < 1024 { return "\(bytes) B" }
-            let units = ["KB", "MB", "GB", "TB", "PB", "EB"]
-            var value = Double(bytes) / 1024
-            var unit = 0
-            while (value * 10).rounded() >= 10240, unit < units.count - 1 { value /= 1024; unit += 1 }
-            let tenths = Int((value * 10).rounded())
-            return "\(tenths / 10).\(tenths % 10) \(units[unit])"
         }
     }
 }

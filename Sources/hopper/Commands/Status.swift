@@ -1,6 +1,7 @@
 // hopper status — one job, from outbox/<id>/status.json; says where a job that is not there is.
 import ArgumentParser
 import HopperCore
+import HopperStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,6 +44,9 @@ extension Hopper {
             lines.append("  workflow     \(s.workflow ?? "(inline steps)")")
             lines.append("  owner        \(s.owner)    queue \(s.queue)    priority \(s.priority)    executor \(s.executor.kind)\(s.executor.id.map { " \($0)" } ?? "")")
             lines.append("  submitted    \(s.submittedAt)")
+            if let waiting = s.waitingFor, !waiting.isEmpty {
+                lines.append("  waiting for  " + waiting.joined(separator: "\n               "))
+            }
             if let t = s.startedAt { lines.append("  started      \(t)") }
             if let t = s.finishedAt { lines.append("  finished     \(t)") }
             if let e = s.error {
@@ -83,6 +87,10 @@ func whereabouts(_ id: String, _ layout: SpoolLayout) -> String {
            let r = try? JSON.decode(Rejection.self, from: bytes) {
             return "\(file) was rejected (\(r.reason)), see \(layout.rejected)/\(file).error.json:\n" + r.formatted
         }
+    }
+    if let store = try? JobStore(readOnlyPath: layout.database), let record = try? store.job(id: id),
+       (try? store.outboxExpired(id: id)) == true {
+        return "job \(id) ended \(record.state) and retention has removed its outbox entry since (last change \(record.updatedAt))"
     }
     return "no job \(id) in \(layout.root) (see `hopper ls`)"
 }

@@ -31,6 +31,10 @@ extension Hopper {
                 lines.append("inbox      \(inbox.path)  \(inbox.mode)\(inbox.queue.map { "  (queue \($0))" } ?? "")")
             }
             lines.append("intake     \(s.intake.paused ? "PAUSED: \(s.intake.reason ?? "")" : "open"); \(s.intake.accepted) accepted, \(s.intake.rejected) rejected since start")
+            for d in s.disk ?? [] {
+                let free = d.freeBytes < (s.minFreeBytes ?? 0) ? "  BELOW min_free_space" : ""
+                lines.append("disk       \(d.role) \(d.path): \(ByteSize.human(d.freeBytes)) free of \(ByteSize.human(d.totalBytes))\(free)")
+            }
             let order = JobState.allCases.map(\.rawValue)
             let jobs = order.compactMap { state in s.jobs[state].map { "\($0) \(state)" } }
             lines.append("jobs       " + (jobs.isEmpty ? "none" : jobs.joined(separator: ", ")))

@@ -1,0 +1,92 @@
+// Retention — finished jobs' workspaces and outbox entries removed after the configured time.
+//
+//   retention: {workspaces: 7d, outbox: 90d, interval: 1h}    # `never` keeps
+//
+// Each `interval` the RetentionService asks the store for finished jobs whose last change is
+// older than the limit. For each, the scheduler (so that a retry or rerun arriving at the same
+// moment is not raced) writes an event, then renames the folder aside (`.expired-<id>`, one
+// rename: a reader sees the whole entry or none); the service deletes the renamed trees off the
+// scheduler. The store row of a job whose outbox entry went stays, marked, so its id is still
+// taken and a re-drop of the same manifest is refused as a duplicate rather than run again.
+import HopperCore
+import HopperExec
+import HopperStore
+import Logging
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Scheduler {
+    /// Renames aside what has expired; returns the paths to delete.
+    func expire(_ what: JobStore.Expiry, olderThan limit: DurationValue, now: Double) -> [String] {
+        let cutoff = Timestamp.rfc3339(now - limit.seconds)
+        guard let ids = try? store.expiryCandidates(what, before: cutoff) else { return [] }
+        var doomed: [String] = []
+        for id in ids where running[id] == nil && !pendingIDs.contains(id) && waitList[id] == nil {
+            let path = what == .workspace ? layout.workspace(id) : layout.job(id)
+            let noun = what == .workspace ? "workspace" : "outbox entry"
+            if FileOps.exists(path) {
+                JobRunner.event(layout, id, JobEvent(event: what == .workspace ? "workspace_expired" : "outbox_expired", state: nil,
+                                                     message: "retention: the \(noun) is removed \(limit.text) after the job ended"),
+                                durable: what == .outbox)
+                let aside = FileOps.split(path).0 + "/.expired-" + id
+                do {
+                    if FileOps.exists(aside) { try FileOps.rename(aside, aside + "-\(Int(now))") }
+                    try FileOps.rename(path, aside)
+                    doomed.append(aside)
+                } catch {
+                    logger.warning("retention.failed", metadata: ["job.id": "\(id)", "path": "\(path)", "error": "\(error)"])
+                    continue
+                }
+            }
+            try? store.markExpired(id: id, what)
+            logger.info("job.expired", metadata: ["job.id": "\(id)", "retention.what": "\(noun)", "retention.after": "\(limit.text)"])
+        }
+        return doomed
+    }
+}
+
+public final class RetentionService: Service {
+    let scheduler: Scheduler
+    let layout: SpoolLayout
+    let retention: Retention
+    let logger: Logger
+
+    public init(scheduler: Scheduler, layout: SpoolLayout, retention: Retention, logger: Logger) {
+        self.scheduler = scheduler; self.layout = layout; self.retention = retention; self.logger = logger
+    }
+
+    public func run() async throws {
+        // Trees a previous daemon renamed aside but did not finish deleting.
+        var leftovers: [String] = []
+        for dir in [layout.workspaces, layout.outbox] {
+            for name in (try? FileOps.listDirectory(dir)) ?? [] where name.hasPrefix(".expired-") { leftovers.append(dir + "/" + name) }
+        }
+        await remove(leftovers)
+        guard retention.workspaces != nil || retention.outbox != nil else { return }
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            await pass()
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.retention.interval.duration) }
+        }
+    }
+
+    /// One look for expired jobs (also called by tests through the service's loop).
+    func pass() async {
+        let now = Timestamp.now()
+        var doomed: [String] = []
+        if let limit = retention.workspaces { doomed += await scheduler.expire(.workspace, olderThan: limit, now: now) }
+        if let limit = retention.outbox { doomed += await scheduler.expire(.outbox, olderThan: limit, now: now) }
+        await remove(doomed)
+    }
+
+    func remove(_ paths: [String]) async {
+        guard !paths.isEmpty else { return }
+        let logger = self.logger
+        for path in paths {
+            do { try await AsUser.removeTree(path) } catch {
+                logger.warning("retention.remove_failed", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+    }
+}
