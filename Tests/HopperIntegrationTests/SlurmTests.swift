@@ -47,14 +47,23 @@ enum SlurmCluster {
         return out
     }
 
-    /// SLURM jobs (any state SLURM still remembers) whose comment names this Hopper job.
-    static func jobs(markedWith job: String) -> [String] {
+    /// SLURM jobs (any state SLURM still remembers) whose comment names this spool's job `job`.
+    static func jobs(markedWith job: String, in spool: TestSpool) -> [String] {
+        let prefix = "hopper:\(tag(spool.root)):\(job):"
         guard let squeue = real("squeue"), let r = try? runProgram(squeue, ["-h", "-t", "all", "-O", "JobID:|,Comment:|"]) else { return [] }
         return r.stdout.split(separator: "\n").compactMap { line in
             let f = line.split(separator: "|", omittingEmptySubsequences: false)
-            guard f.count >= 2, f[1].hasPrefix("hopper:"), f[1].split(separator: ":").dropFirst(2).first == Substring(job) else { return nil }
+            guard f.count >= 2, f[1].hasPrefix(prefix) else { return nil }
             return String(f[0])
         }
+    }
+
+    /// The spool's tag in Hopper's SLURM comments (FNV-1a of the spool root, as SlurmExecutor.tag).
+    static func tag(_ root: String) -> String {
+        var h: UInt32 = 2_166_136_261
+        for b in root.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
     }
 }
 
@@ -292,8 +301,27 @@ extension Integration {
             #expect(spool.events("slk").contains { $0.event == "resumed" })
             let submissions = wrappers.calls().filter { $0.1 == "sbatch" }.count
             #expect(submissions == 2, "one sbatch per step")
-            #expect(SlurmCluster.jobs(markedWith: "slk").count == 2)
-            #expect(SlurmCluster.jobs(markedWith: "slk").contains(id))
+            #expect(SlurmCluster.jobs(markedWith: "slk", in: spool).count == 2)
+            #expect(SlurmCluster.jobs(markedWith: "slk", in: spool).contains(id))
+        }
+
+        @Test func daemonStoppedWithSigtermWhileQueuedReadoptsTheJob() throws {
+            let (spool, wrappers) = try TestSpool.slurm()
+            try spool.startDaemon()
+            // Two jobs of 2 CPUs each on a 2-CPU node: the second waits (PENDING) behind the first.
+            try spool.drop("slt1.yaml", "resources: {cpus: 2}\nsteps: [{name: a, run: \"sleep 5\"}]\n")
+            _ = try spool.waitForSlurmRunning("slt1")
+            try spool.drop("slt2.yaml", "resources: {cpus: 2}\nsteps: [{name: a, run: \"echo second\"}]\n")
+            try spool.waitFor("slt2", [.queued], timeout: 60)
+            #expect(spool.stopDaemon() == 0)
+            try spool.startDaemon()
+            for id in ["slt1", "slt2"] {
+                let s = try spool.waitFor(id, timeout: 180)
+                #expect(s.state == .completed && s.steps[0].attempts.count == 1, "\(id): \(s.error?.message ?? "")")
+            }
+            #expect(wrappers.calls().filter { $0.1 == "sbatch" }.count == 2)
+            #expect(spool.events("slt2").contains { $0.event == "resumed" })
+            #expect(spool.log("slt2", "a").components(separatedBy: "second").count == 2)
         }
 
         @Test func daemonKilledBetweenSbatchAndItsAnswerFindsTheJobByItsMark() throws {
@@ -310,7 +338,7 @@ extension Integration {
             #expect(s.state == .completed, "\(s.error?.message ?? "")\n\(spool.logText())")
             #expect(s.steps[0].attempts.count == 1)
             #expect(wrappers.calls().filter { $0.1 == "sbatch" }.count == 1, "submitted again after the restart")
-            #expect(SlurmCluster.jobs(markedWith: "slx").count == 1)
+            #expect(SlurmCluster.jobs(markedWith: "slx", in: spool).count == 1)
             #expect(spool.log("slx", "only").components(separatedBy: "only-once").count == 2)
             #expect(spool.logText().contains("slurm.found_after_restart"))
         }
