@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "hopper", targets: ["hopper"]),
         .executable(name: "hopper-bench", targets: ["hopper-bench"]),
+        .executable(name: "hopper-fuzz", targets: ["hopper-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -68,6 +69,9 @@ let package = Package(
             "HopperCore", "HopperStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
+        // The manifest parser and validator under libFuzzer (`scripts/fuzz`, built with -D FUZZING and
+        // -sanitize=fuzzer,address); the plain build is a replayer: `hopper-fuzz FILE…`.
+        .executableTarget(name: "hopper-fuzz", dependencies: ["HopperCore"], swiftSettings: strict),
 
         .testTarget(name: "HopperCoreTests", dependencies: ["HopperCore"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
@@ -77,6 +81,8 @@ let package = Package(
         .testTarget(name: "HopperExecTests", dependencies: ["HopperExec", "HopperCore"], swiftSettings: strict),
         .testTarget(name: "HopperIntegrationTests", dependencies: [
             "HopperCore", "HopperStore", "hopper", "hopper-supervise",
+            // Intake driven step by step (IntakeSwapTests): a swap between examination and commit.
+            "HopperDaemon", "HopperWatch", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
     ]
 )

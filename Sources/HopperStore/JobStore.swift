@@ -120,7 +120,7 @@ public final class JobStore: Sendable {
             for r in records {
                 try r.upsert(db)
                 if let plan = plans[r.id] {
-                    try db.execute(sql: "UPDATE job SET plan = ? WHERE id = ?", arguments: [plan, r.id])
+                    try db.cachedStatement(sql: "UPDATE job SET plan = ? WHERE id = ?").execute(arguments: [plan, r.id])
                 }
             }
         }
@@ -137,8 +137,9 @@ public final class JobStore: Sendable {
     /// Records a job's new state. A job that runs again (retry, rerun) has a workspace again.
     public func setState(id: String, state: JobState) throws {
         try writer.write { db in
-            try db.execute(sql: "UPDATE job SET state = ?, updated_at = ?, expired = CASE WHEN ? THEN expired ELSE expired & 2 END WHERE id = ?",
-                           arguments: [state.rawValue, Timestamp.rfc3339(), state.isTerminal, id])
+            // A cached statement: parsed once, not for each of the two state changes of every job.
+            try db.cachedStatement(sql: "UPDATE job SET state = ?, updated_at = ?, expired = CASE WHEN ? THEN expired ELSE expired & 2 END WHERE id = ?")
+                .execute(arguments: [state.rawValue, Timestamp.rfc3339(), state.isTerminal, id])
         }
     }
 

@@ -97,6 +97,24 @@ extension Integration {
             #expect(eventually(timeout: 10) { processes(matching: marker).isEmpty })
         }
 
+        @Test func noLinkMakesAJobRunAsSomeoneElse() throws {
+            let spool = try TestSpool(config: "run_as: owner")
+            try spool.startDaemon()
+            // Bob's manifest, outside the inbox.
+            let bobs = spool.base + "/bobs.yaml"
+            try "steps: [{name: s, run: \"id -un\"}]\n".write(toFile: bobs, atomically: true, encoding: .utf8)
+            let (bob, bobGroup) = try #require(account("bob"))
+            chown(bobs, bob, bobGroup)
+            chmod(spool.base, 0o755)
+            // Alice links to it — a symlink, and (as if protected_hardlinks were off) a hard link.
+            #expect(try runAs("alice", ["/bin/ln", "-s", bobs, spool.layout.inbox + "/via-symlink.yaml"]).code == 0 || symlink(bobs, spool.layout.inbox + "/via-symlink.yaml") == 0)
+            #expect(link(bobs, spool.layout.inbox + "/via-hardlink.yaml") == 0)
+            #expect(eventually { spool.isRejected("via-symlink.yaml") && spool.isRejected("via-hardlink.yaml") })
+            #expect(try spool.rejection("via-symlink.yaml").reason == "symlink")
+            #expect(try spool.rejection("via-hardlink.yaml").reason == "hard link")
+            #expect(!spool.isAccepted("via-symlink") && !spool.isAccepted("via-hardlink"))
+        }
+
         @Test func inputsAreCheckedWithTheOwnersRights() throws {
             let spool = try TestSpool(config: "run_as: owner")
             try spool.startDaemon()

@@ -56,3 +56,22 @@ extension Integration {
         }
     }
 }
+
+extension Integration.Recovery {
+    /// Intake does not fsync a new job's status.json on its own; a power cut can leave it
+    /// empty. A job the store knows as unfinished gets it back from its manifest at start-up.
+    @Test func anUnfinishedJobsTornStatusIsWrittenAnewAndTheJobRuns() throws {
+        let spool = try TestSpool()
+        try spool.startDaemon()
+        try spool.drop("torn-later.yaml", "steps: [{name: s, run: \"echo ran\"}]\nwait_for: {paths: [\(spool.base)/go]}\n")
+        try spool.waitFor("torn-later", [.waiting])
+        #expect(spool.stopDaemon() == 0)
+        truncate(spool.layout.status("torn-later"), 0)   // what a power cut can leave
+        _ = FileManager.default.createFile(atPath: spool.base + "/go", contents: Data())
+        try spool.startDaemon()
+        let s = try spool.waitFor("torn-later")
+        #expect(s.state == .completed)
+        #expect(spool.log("torn-later", "s").contains("ran"))
+        #expect(spool.events("torn-later").contains { $0.event == "recovered" })
+    }
+}

@@ -55,7 +55,11 @@ struct Checker {
     mutating func unknownKey(_ key: YAMLNode, _ path: String, valid: [String]) {
         let name = key.scalar ?? ""
         var message = "unknown key \(quoted(name))"
-        if let guess = Checker.closest(to: name, in: valid) { message += "; did you mean \(quoted(guess))?" }
+        // Suggestions only while they can still be shown: a file of 100,000 unknown keys would
+        // otherwise cost an edit distance per key and valid name.
+        if diagnostics.count < Checker.maxDiagnostics, let guess = Checker.closest(to: name, in: valid) {
+            message += "; did you mean \(quoted(guess))?"
+        }
         error(key, path.isEmpty ? name : path + "." + name, message)
     }
 
@@ -78,11 +82,19 @@ struct Checker {
         return text
     }
 
-    /// A single-line string: no newline or carriage return (names, paths, addresses).
+    /// A single-line string: no newline or carriage return (names, paths, addresses), and no
+    /// other control character either (an escape sequence in a path would reach terminals
+    /// through `hopper status` and the logs).
     mutating func line(_ node: YAMLNode, _ path: String) -> String? {
         guard let text = string(node, path) else { return nil }
         if text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
             error(node, path, "must be a single line")
+            return nil
+        }
+        if let control = text.unicodeScalars.first(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value <= 0x9F) }) {
+            let hex = String(control.value, radix: 16, uppercase: true)
+            let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            error(node, path, "must not contain control characters; found \(code) in \(quoted(text))")
             return nil
         }
         return text

@@ -24,7 +24,7 @@ public enum ManifestParser {
         } catch {
             return .failure(ManifestError(file: fileName, diagnostics: error.diagnostics))
         }
-        if root.isNull {
+        if root.isNull && root.scalar == "" {
             return .failure(ManifestError(file: fileName, diagnostics: [Diagnostic(message: YAMLParser.emptyMessage)]))
         }
         var c = Checker()

@@ -1,11 +1,28 @@
 // Accounts — user and group names from the passwd/group databases (getpwuid_r).
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 public enum Accounts {
+    /// Names looked up in the last minute: an NSS lookup reads nsswitch.conf and the passwd
+    /// database (or asks LDAP/sssd) — milliseconds the intake spends on every file otherwise.
+    private static let names = Mutex<[uid_t: (name: String, at: Double)]>([:])
+    static let nameTTL = 60.0
+
     /// The login name of `uid`, or the number as text when the uid has no passwd entry.
     public static func userName(_ uid: uid_t) -> String {
+        let now = Timestamp.now()
+        if let hit = names.withLock({ $0[uid] }), now - hit.at < nameTTL { return hit.name }
+        let name = lookUpName(uid)
+        names.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[uid] = (name, now)
+        }
+        return name
+    }
+
+    static func lookUpName(_ uid: uid_t) -> String {
         var pwd = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buf = [CChar](repeating: 0, count: 4096)

@@ -10,6 +10,7 @@
 // (Postfix's local(8) delivers mail as the recipient for the same reason.) The thread exits
 // afterwards, so no other work ever runs with a borrowed identity.
 import CHopperSys
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,19 +60,25 @@ public struct IdentityError: Error, CustomStringConvertible, Sendable {
 }
 
 public enum AsUser {
-    /// Runs `body` on a new thread with the filesystem identity `who`; nil runs it on a new
-    /// thread as the daemon. Throws IdentityError when the switch fails (body never runs).
+    /// Blocking work done as the daemon (who == nil): threads of its own, never the concurrency pool.
+    static let queue = DispatchQueue(label: "hopper.fs", qos: .utility, attributes: .concurrent)
+
+    /// Runs `body` on a new thread with the filesystem identity `who`; nil runs it as the daemon
+    /// on a thread of a shared queue. Throws IdentityError when the switch fails (body never runs).
     public static func run<T: Sendable>(_ who: FileIdentity?, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
+        guard let who else {
+            return try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
+                queue.async { cont.resume(with: Result { try body() }) }
+            }
+        }
+        return try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
             let work = {
-                if let who {
-                    let rc = who.groups.withUnsafeBufferPointer { g in
-                        hopper_thread_become(who.uid, who.gid, g.count, g.baseAddress)
-                    }
-                    guard rc == 0 else {
-                        cont.resume(throwing: IdentityError(description: "cannot take the identity of \(who.name) (uid \(who.uid)): \(String(cString: strerror(errno)))"))
-                        return
-                    }
+                let rc = who.groups.withUnsafeBufferPointer { g in
+                    hopper_thread_become(who.uid, who.gid, g.count, g.baseAddress)
+                }
+                guard rc == 0 else {
+                    cont.resume(throwing: IdentityError(description: "cannot take the identity of \(who.name) (uid \(who.uid)): \(String(cString: strerror(errno)))"))
+                    return
                 }
                 cont.resume(with: Result { try body() })
             }

@@ -87,9 +87,16 @@ public enum YAMLParser {
         // Lines and columns as libyaml counts them: characters, a UTF-8 BOM not counted,
         // LF, CR LF and lone CR all ending a line.
         var i = n >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0
+        let start = i
         var line = 1, column = 1
+        var onlySpace = true
         while i < n {
             let b = bytes[i]
+            if onlySpace && b != 0x20 && b != 0x09 && b != 0x0A && b != 0x0D { onlySpace = false }
+            if b == 0xEF && i > start && i + 2 < n && bytes[i + 1] == 0xBB && bytes[i + 2] == 0xBF {
+                // libyaml would only say "did not find expected key": name the invisible character.
+                return fail(line, column, "file contains a byte order mark (U+FEFF) after its start; remove it (most editors do not show it)")
+            }
             if b < 0x80 {
                 if b == 0 { return fail(line, column, "file contains a NUL byte; it is not a text file") }
                 if b == 0x0A || (b == 0x0D && (i + 1 == n || bytes[i + 1] != 0x0A)) {
@@ -128,6 +135,8 @@ public enum YAMLParser {
             i += length
             column += 1
         }
+        // Only spaces, tabs and line breaks: empty, not a tab problem at some line.
+        if onlySpace { return emptyError }
         return nil
     }
 
@@ -154,8 +163,34 @@ public enum YAMLParser {
         default:
             var message = problem
             if let context = p.context { message += " " + String(cString: context) }
-            return Diagnostic(line: p.problem_mark.line + 1, column: p.problem_mark.column + 1, message: message)
+            let line = p.problem_mark.line + 1, column = p.problem_mark.column + 1
+            if problem == "found character that cannot start any token", character(line: line, column: column, in: bytes) == 0x09 {
+                message = "a tab character cannot indent YAML; indent with spaces"
+            } else if problem == "could not find expected ':'" {
+                // libyaml's limit on implicit keys, or a key whose ':' is on another line.
+                message += "; a key and its ':' must be on one line, at most 1024 characters apart"
+            }
+            return Diagnostic(line: line, column: column, message: message)
         }
+    }
+
+    /// The first byte of the character at a 1-based line and column (as libyaml counts them), or nil.
+    static func character(line: Int, column: Int, in bytes: UnsafeBufferPointer<UInt8>) -> UInt8? {
+        var l = 1, c = 1
+        var i = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0
+        while i < bytes.count {
+            let b = bytes[i]
+            if l == line && c == column { return b }
+            if l > line { return nil }
+            if b == 0x0A || (b == 0x0D && (i + 1 == bytes.count || bytes[i + 1] != 0x0A)) {
+                l += 1
+                c = 1
+            } else if b & 0xC0 != 0x80 {
+                c += 1
+            }
+            i += 1
+        }
+        return nil
     }
 
     static func position(ofByte offset: Int, in bytes: UnsafeBufferPointer<UInt8>) -> (Int, Int) {

@@ -107,6 +107,17 @@ public final class Intake {
     let settings: IntakeSettings
     let logger: Logger
     public private(set) var totals = IntakeCounts()
+    /// Entries rejected but not movable out of the inbox (see keepUnmovable): skipped.
+    var unmovable = Set<FileKey>()
+
+    struct FileKey: Hashable {
+        var device: UInt64
+        var inode: UInt64
+        init(_ st: stat) {
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+        }
+    }
 
     public init(layout: SpoolLayout, store: JobStore, catalog: WorkflowCatalog?, settings: IntakeSettings, logger: Logger) {
         self.layout = layout
@@ -198,6 +209,7 @@ public final class Intake {
         do {
             guard let s = try FileOps.lstat(c.path) else { return .vanished }
             st = s
+            if !unmovable.isEmpty && unmovable.contains(FileKey(s)) { return .vanished }
         } catch {
             return .reject(Rejected(candidate: c, reason: "unreadable", diagnostics: [Diagnostic(message: "cannot examine the file: \(error)")]))
         }
@@ -310,8 +322,12 @@ public final class Intake {
                 try FileOps.makeDirectory(job.staging, mode: 0o755)
                 let accepted = JobEvent(time: job.status.submittedAt, event: "accepted", state: .pending,
                                         message: "accepted from \(relative(job.candidate.path)) (owner \(job.status.owner))")
-                try write(job.staging + "/status.json", try JSON.pretty(job.status), durable: !bulk)
-                try write(job.staging + "/events.jsonl", try JSON.line(accepted), durable: !bulk)
+                // Not fsynced on their own: what must survive a power cut is the manifest (its
+                // fsync below, or the batch's syncfs) and the renames (directory fsyncs). A
+                // status.json torn by a power cut is written anew from the manifest at start-up
+                // (Recovery), so two journal commits per accepted file are saved.
+                try write(job.staging + "/status.json", try JSON.pretty(job.status), durable: false)
+                try write(job.staging + "/events.jsonl", try JSON.line(accepted), durable: false)
                 try FileOps.makeDirectory(job.staging + "/logs")
                 if let owners = settings.owners { try owners.handOver(job.staging, to: job.uid, files: ["status.json", "events.jsonl", "logs"]) }
                 if !bulk { try FileOps.fsync(job.fd, path: job.candidate.name) }
@@ -333,13 +349,20 @@ public final class Intake {
         var folders = Set<String>()
         for job in ready {
             defer { Glibc.close(job.fd) }
+            let committedPath = job.staging + "/manifest.yaml"
             do {
-                try FileOps.rename(job.candidate.path, job.staging + "/manifest.yaml")   // COMMIT
+                try FileOps.rename(job.candidate.path, committedPath)   // COMMIT
             } catch {
                 if error.errno != ENOENT {
                     logger.error("job.commit_failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
                 }
                 try? FileOps.removeTree(job.staging)
+                continue
+            }
+            if !Intake.isSameRegularFile(job.fd, committedPath) {
+                // The name was given to another entry (e.g. a symlink renamed over it) after the
+                // file was examined: what was examined is gone, what moved was never examined.
+                undoSwappedCommit(job, committedPath)
                 continue
             }
             folders.insert(job.candidate.folder)
@@ -373,6 +396,31 @@ public final class Intake {
             ])
         }
         return committed.map { AcceptedJob(id: $0.id, status: $0.status, uid: $0.uid, manifest: $0.manifest) }
+    }
+
+    /// True when `path` (not followed) is the regular file open as `fd`: same device and inode.
+    static func isSameRegularFile(_ fd: Int32, _ path: String) -> Bool {
+        var open = stat()
+        var named = stat()
+        guard fstat(fd, &open) == 0, lstat(path, &named) == 0 else { return false }
+        return (named.st_mode & S_IFMT) == S_IFREG && named.st_ino == open.st_ino && named.st_dev == open.st_dev
+    }
+
+    /// A commit moved an entry that was swapped in after examination: put it back under its
+    /// name to be examined like any drop (or, if the name is taken again, reject it), and
+    /// discard the staging folder. The examined file itself was replaced by its owner.
+    func undoSwappedCommit(_ job: Accepted, _ committedPath: String) {
+        logger.warning("job.swapped", metadata: ["job.id": "\(job.id)", "file": "\(relative(job.candidate.path))"])
+        do {
+            try FileOps.renameNoReplace(committedPath, job.candidate.path)
+            try? FileOps.fsyncDirectory(job.candidate.folder)
+        } catch {
+            var moved = job.candidate
+            moved.path = committedPath
+            _ = reject([Rejected(candidate: moved, reason: "changed while read", diagnostics: [Diagnostic(
+                message: "the file was replaced while it was being accepted; drop it again (write a temporary name, then rename)")])])
+        }
+        try? FileOps.removeTree(job.staging)
     }
 
     func write(_ path: String, _ bytes: [UInt8], durable: Bool) throws {
@@ -472,6 +520,8 @@ public final class Intake {
             } catch let e as SystemError where e.errno == ENOENT {
                 unlink(target + ".error.json")
                 return nil
+            } catch let e as SystemError where e.errno == EACCES || e.errno == EPERM {
+                return keepUnmovable(r, name: name, target: target, record: record, cause: e)
             } catch {
                 logger.error("job.reject_failed", metadata: ["file": "\(r.candidate.path)", "error": "\(error)"])
                 unlink(target + ".error.json")
@@ -479,6 +529,33 @@ public final class Intake {
             }
         }
         return nil
+    }
+
+    /// The entry cannot be renamed out of the inbox by this daemon's user (a directory
+    /// needs write permission on itself to move; a queue folder may not be writable): its
+    /// `.error.json` stays in rejected/ saying so, and it is not looked at again (by inode)
+    /// until the daemon restarts, so the reason is written and logged once.
+    func keepUnmovable(_ r: Rejected, name: String, target: String, record: Rejection, cause: SystemError) -> String? {
+        guard FileOps.exists(target + ".error.json") else {
+            // rejected/ itself refused the .error.json: nothing was set aside; retried later.
+            logger.error("job.reject_failed", metadata: ["file": "\(r.candidate.path)", "error": "\(cause)"])
+            return nil
+        }
+        guard let st = try? FileOps.lstat(r.candidate.path) else {
+            unlink(target + ".error.json")
+            return nil
+        }
+        unmovable.insert(FileKey(st))
+        let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
+        let why = isDirectory
+            ? "moving a directory needs write permission on the directory itself; remove it (rmdir)"
+            : "\(cause.message); remove it"
+        var kept = record
+        kept.errors.append(Rejection.Entry(Diagnostic(
+            message: "the hopper daemon (user \(Accounts.currentUser)) cannot move it out of the inbox: \(why)")))
+        if let bytes = try? JSON.pretty(kept) { try? FileOps.writeAtomically(target + ".error.json", bytes, durable: false) }
+        logger.warning("job.reject_unmovable", metadata: ["file": "\(relative(r.candidate.path))", "error": "\(cause)"])
+        return name
     }
 
     func relative(_ path: String) -> String {

@@ -32,6 +32,11 @@ public enum Recovery {
         var touched: [String] = []
         for id in try FileOps.listDirectory(layout.staging) {
             let dir = layout.staging + "/" + id
+            if let st = try? FileOps.lstat(dir + "/manifest.yaml"), (st.st_mode & S_IFMT) != S_IFREG {
+                // A crash right after a commit that moved a swapped-in entry (Intake checks and
+                // undoes this when it lives): never examined, so it is rejected, not accepted.
+                setAsideSwapped(dir + "/manifest.yaml", id: id, layout: layout, logger: logger)
+            }
             if FileOps.exists(dir + "/manifest.yaml") && Names.isValid(id) && !FileOps.exists(layout.job(id)) {
                 try FileOps.rename(dir, layout.job(id))
                 touched.append(id)
@@ -55,6 +60,16 @@ public enum Recovery {
                 records.append(record)
             }
         }
+        // Jobs not finished whose status.json a power cut tore (intake does not fsync it on its
+        // own): written anew from the manifest, or the job could never be run.
+        var seen = Set(records.map(\.id))
+        for job in try store.jobs(inStates: [.pending, .waiting, .queued, .running]) where !seen.contains(job.id) && onDisk.contains(job.id) {
+            if let bytes = try? FileOps.readFile(layout.status(job.id)), (try? JSON.decode(JobStatus.self, from: bytes)) != nil { continue }
+            if let record = try reindex(id: job.id, layout: layout, catalog: catalog, settings: settings, logger: logger, report: &report) {
+                records.append(record)
+                seen.insert(job.id)
+            }
+        }
         try store.insert(records)
         report.indexed = records.count
         // Rows of jobs whose outbox entry retention removed stay: they keep the id taken.
@@ -66,6 +81,25 @@ public enum Recovery {
             unlink(layout.rejected + "/" + name)
         }
         return report
+    }
+
+    /// Moves a non-regular `manifest.yaml` out of staging into `rejected/<id>.yaml` (or
+    /// `.2`, …) with its `.error.json`.
+    static func setAsideSwapped(_ path: String, id: String, layout: SpoolLayout, logger: Logger) {
+        for n in 1...100 {
+            let name = n == 1 ? id + ".yaml" : "\(id).yaml.\(n)"
+            let target = layout.rejected + "/" + name
+            if FileOps.exists(target) { continue }
+            let record = Rejection(file: id + ".yaml", reason: "changed while read", diagnostics: [Diagnostic(
+                message: "the file was replaced while it was being accepted; drop it again (write a temporary name, then rename)")],
+                rejectedAs: name)
+            guard let bytes = try? JSON.pretty(record), (try? FileOps.writeAtomically(target + ".error.json", bytes)) != nil else { return }
+            if (try? FileOps.renameNoReplace(path, target)) != nil {
+                logger.warning("recovery.swapped_rejected", metadata: ["job.id": "\(id)", "rejected.as": "\(name)"])
+                return
+            }
+            unlink(target + ".error.json")
+        }
     }
 
     /// A store record for `outbox/<id>/`, writing a fresh pending status.json if it is unreadable.

@@ -111,8 +111,11 @@ final class JobRunner: Sendable {
                     try policy.handOver(path, to: who.uid)
                 }
             }
+            let logs = layout.job(id) + "/logs"
             workspace = try await AsUser.run(identity) { [id] in
-                try Workspace.prepare(path: path, jobID: id, manifest: manifest, spoolRoot: root)
+                let prepared = try Workspace.prepare(path: path, jobID: id, manifest: manifest, spoolRoot: root)
+                try? FileOps.makeDirectory(logs)
+                return prepared
             }
         } catch {
             let message = (error as? StagingError)?.message ?? "\(error)"
@@ -120,8 +123,6 @@ final class JobRunner: Sendable {
             await finish(&status, state: .failed, error: JobErrorInfo(step: nil, message: message, exitCode: nil))
             return
         }
-        let logs = layout.job(id) + "/logs"
-        _ = await AsUser.run(identity) { try? FileOps.makeDirectory(logs) }
 
         let jobStart = status.startedAt.flatMap(Timestamp.parse) ?? Timestamp.now()
         let jobDeadline = manifest.timeout.map { jobStart + $0.seconds }

@@ -47,8 +47,6 @@ struct QueuedJob {
     let queue: String
     let priority: Int
     let seq: Int
-    /// For a job just accepted: its status and plan, so the runner need not read them back.
-    var initial: (JobStatus, JobManifest)? = nil
 }
 
 public actor Scheduler {
@@ -73,6 +71,9 @@ public actor Scheduler {
     /// Jobs held back by `wait_for` (see WaitFor.swift), and the task that looks at their paths.
     var waitList: [String: WaitEntry] = [:]
     var waitLoop: Task<Void, Never>?
+    /// For jobs just accepted: their status and plan, so the runner need not read them back.
+    /// Kept beside the queue, not in it: a queued job is small and cheap to move.
+    var initials: [String: (JobStatus, JobManifest)] = [:]
 
     public init(layout: SpoolLayout, store: JobStore, executor: LocalExecutor, settings: SchedulerSettings,
                 catalog: WorkflowCatalog?, metrics: Metrics = Metrics(), logger: Logger) {
@@ -111,7 +112,8 @@ public actor Scheduler {
     public func submitted(_ jobs: [AcceptedJob]) {
         for job in jobs {
             let queued = QueuedJob(id: job.id, owner: job.status.owner, queue: job.status.queue,
-                                   priority: job.status.priority, seq: nextSeq(), initial: (job.status, job.manifest))
+                                   priority: job.status.priority, seq: nextSeq())
+            initials[job.id] = (job.status, job.manifest)
             if let wait = job.manifest.waitFor {
                 holdForWait(queued, wait: wait, submittedAt: job.status.submittedAt, marked: false)
             } else {
@@ -154,18 +156,19 @@ public actor Scheduler {
 
     private func removePending(_ id: String) -> QueuedJob? {
         guard pendingIDs.remove(id) != nil else { return nil }
-        for (priority, owners) in pending {
+        // Found first, removed after the loop: removing while the loop still holds the array
+        // would copy it whole (copy on write) for every job started.
+        var found: (priority: Int, owner: String, index: Int)?
+        search: for (priority, owners) in pending {
             for (owner, jobs) in owners {
-                if let i = jobs.firstIndex(where: { $0.id == id }) {
-                    let job = jobs[i]
-                    pending[priority]![owner]!.remove(at: i)
-                    if pending[priority]![owner]!.isEmpty { pending[priority]![owner] = nil }
-                    if pending[priority]!.isEmpty { pending[priority] = nil }
-                    return job
-                }
+                if let i = jobs.firstIndex(where: { $0.id == id }) { found = (priority, owner, i); break search }
             }
         }
-        return nil
+        guard let (priority, owner, index) = found else { return nil }
+        let job = pending[priority]![owner]!.remove(at: index)
+        if pending[priority]![owner]!.isEmpty { pending[priority]![owner] = nil }
+        if pending[priority]!.isEmpty { pending[priority] = nil }
+        return job
     }
 
     // MARK: - Starting
@@ -205,19 +208,21 @@ public actor Scheduler {
         let runner = JobRunner(id: job.id, layout: layout, store: store, executor: executor, settings: settings,
                                catalog: catalog, metrics: metrics, logger: logger)
         running[job.id] = runner
-        runner.start(resuming: resuming, initial: job.initial) { [weak self] in
-            await self?.finished(job)
+        let initial = initials.removeValue(forKey: job.id)
+        let manifest = initial?.1
+        runner.start(resuming: resuming, initial: initial) { [weak self] in
+            await self?.finished(job, manifest: manifest)
         }
-        if !resuming { notifyStarted(job.id, manifest: job.initial?.1) }
+        if !resuming { notifyStarted(job.id, manifest: manifest) }
     }
 
-    private func finished(_ job: QueuedJob) {
+    private func finished(_ job: QueuedJob, manifest: JobManifest?) {
         running[job.id] = nil
         runningByOwner[job.owner, default: 1] -= 1
         if runningByOwner[job.owner] == 0 { runningByOwner[job.owner] = nil }
         runningByQueue[job.queue, default: 1] -= 1
         if runningByQueue[job.queue] == 0 { runningByQueue[job.queue] = nil }
-        notifyFinished(job.id, manifest: job.initial?.1)
+        notifyFinished(job.id, manifest: manifest)
         pump()
     }
 
@@ -240,6 +245,7 @@ public actor Scheduler {
             if let runner = running[id] {
                 runner.cancel(by: requester(drop))
             } else if stopWaiting(id) || removePending(id) != nil || state == .pending || state == .waiting {
+                initials[id] = nil
                 JobRunner.cancelPending(id: id, layout: layout, store: store, by: requester(drop), logger: logger)
                 notifyFinished(id)
             }

@@ -113,15 +113,15 @@ extension Scheduler {
             switch verdict {
             case .ready:
                 waitList[id] = nil
-                var job = entry.job
                 if entry.marked {
                     releaseWaiting(id)
-                    job.initial = nil   // status.json changed since acceptance: the runner reads it
+                    initials[id] = nil   // status.json changed since acceptance: the runner reads it
                 }
                 logger.info("job.wait_over", metadata: ["job.id": "\(id)"])
-                requeueAfterWait(job)
+                requeueAfterWait(entry.job)
             case .timedOut(let message):
                 waitList[id] = nil
+                initials[id] = nil
                 failWaiting(id, message: message)
                 logger.notice("job.wait_timeout", metadata: ["job.id": "\(id)", "reason": "\(message)"])
             case .waiting(let pending):
