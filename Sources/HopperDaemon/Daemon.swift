@@ -131,6 +131,8 @@ public enum Daemon {
         guard access(executor.supervisor, X_OK) == 0 else {
             throw DaemonError("the step supervisor \(executor.supervisor) is missing; install hopper-supervise beside hopper")
         }
+        sched.slurm = SlurmExecutor(config: config.slurm, queues: config.queues, spoolRoot: layout.root,
+                                    supervisor: executor.supervisor, logger: logger)
         let metrics = Metrics()
         let scheduler = Scheduler(layout: layout, store: store, executor: executor, settings: sched, catalog: catalog,
                                   metrics: metrics, logger: logger)

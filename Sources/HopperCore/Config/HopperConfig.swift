@@ -25,6 +25,7 @@
 // | `kill_grace`        | duration ≥ 0         | `10s`                            | SIGTERM → SIGKILL on cancel/timeout    |
 // | `snakemake`         | path                 | `$HOPPER_SNAKEMAKE`, PATH, `<workflows>/../.venv/snakemake/bin/snakemake` | for `snakemake:` steps |
 // | `queues`            | name → QueueConfig   | none                             | `inbox/<name>/` defaults               |
+// | `slurm`             | SlurmConfig          | see SlurmConfig.swift            | poll interval, partition, account, qos |
 //
 // Relative paths are resolved against the directory holding the config file. Unknown keys
 // are errors, reported with line and column like manifest errors.
@@ -102,6 +103,8 @@ public struct HopperConfig: Sendable, Equatable {
     public var logLevel: LogLevel = .info
     /// `queues:` `inbox/<name>/` sub-folders and their defaults, in file order.
     public var queues: [QueueConfig] = []
+    /// `slurm:` the SLURM executor's settings (SlurmConfig.swift).
+    public var slurm = SlurmConfig()
 
     public init() {}
 
@@ -203,7 +206,7 @@ extension HopperConfig {
     static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
                        "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
                        "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "snakemake",
-                       "notify_timeout", "retention", "allow_users", "deny_users", "min_uid", "job_mode", "job_group", "max_steps", "max_result_size"]
+                       "notify_timeout", "retention", "allow_users", "deny_users", "min_uid", "job_mode", "job_group", "max_steps", "max_result_size", "slurm"]
 
     /// Reads and checks a config file; relative paths are resolved against its directory.
     public static func load(path: String) throws(ManifestError) -> HopperConfig {
@@ -275,6 +278,7 @@ extension HopperConfig {
             case "snakemake": config.snakemake = path(value, k, &c)
             case "log_level": config.logLevel = c.choice(value, k, LogLevel.self) ?? config.logLevel
             case "queues": config.queues = decodeQueues(value, k, &c)
+            case "slurm": config.slurm = SlurmConfig.decode(value, k, &c, resolve: path)
             case "notify_timeout": config.notifyTimeout = c.duration(value, k) ?? config.notifyTimeout
             case "allow_users": config.allowUsers = c.list(value, k, allowSingle: true) { c, n, p in c.line(n, p) } ?? []
             case "deny_users": config.denyUsers = c.list(value, k, allowSingle: true) { c, n, p in c.line(n, p) } ?? []

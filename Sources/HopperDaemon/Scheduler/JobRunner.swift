@@ -77,7 +77,7 @@ final class JobRunner: Sendable {
             return
         }
         let now = Timestamp.rfc3339()
-        let wasRunning = status.state == .running
+        let wasRunning = status.state == .running || status.state == .queued   // queued: in SLURM's hands
         if !(resuming && wasRunning) {
             // Written with the first step's start (beginAttempt), or by finish on a staging failure.
             status.state = .running
@@ -130,7 +130,8 @@ final class JobRunner: Sendable {
         for (index, step) in manifest.resolvedSteps.enumerated() where index < status.steps.count {
             if status.steps[index].state == .completed { continue }
             let retries = step.retries ?? manifest.retries ?? 0
-            var resumeAttempt: Int? = (resuming && wasRunning && status.steps[index].state == .running) ? status.steps[index].attempt : nil
+            let wasStarted = status.steps[index].state == .running || status.steps[index].state == .queued
+            var resumeAttempt: Int? = (resuming && wasRunning && wasStarted) ? status.steps[index].attempt : nil
             var failuresThisRun = 0
             while true {
                 if let by = cancelledNow() {
@@ -158,7 +159,11 @@ final class JobRunner: Sendable {
                     adopting = resumeAttempt != nil
                 }
                 var outcome: StepOutcome
-                if adopting {
+                if let slurm = slurmExecutor(for: status) {
+                    // New or re-adopted, SlurmExecutor tells by the attempt's records.
+                    outcome = await runOnSlurm(slurm, launch: launch, step: step, manifest: manifest,
+                                               workspace: workspace, status: &status, index: index)
+                } else if adopting {
                     let tail = progressTail(step: step, status: status, index: index, logPath: logPath)
                     outcome = await executor.adopt(recordPath: launch.recordPath, grace: settings.grace, owner: identity?.uid)
                     tail?.cancel()

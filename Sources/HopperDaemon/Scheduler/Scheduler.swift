@@ -28,6 +28,8 @@ public struct SchedulerSettings: Sendable {
     public var workflowDirectory: String?
     /// The Snakemake executable (resolved at start-up), or nil when none was found.
     public var snakemake: String?
+    /// For jobs with `executor: slurm` (JobRunner+Slurm.swift).
+    public var slurm: SlurmExecutor?
     /// Mail and notify commands for `notify:`; nil sends nothing.
     public var notifier: Notifier?
     /// Seconds between two looks at the `wait_for` paths of waiting jobs.
