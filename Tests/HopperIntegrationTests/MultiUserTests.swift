@@ -88,13 +88,13 @@ extension Integration {
             #expect(!spool.isAccepted("byroot"))
 
             // Alice may cancel her own: the whole process group, hers, goes.
-            let marker = "alice-sleep-\(UUID().uuidString.prefix(6))"
-            try spool.drop("mine.yaml", "steps: [{name: s, run: \"sleep 300 # \(marker)\"}]\n", as: "alice")
+            let marker = "sleep 3044"   // a duration no other test uses: the sleep itself is looked for
+            try spool.drop("mine.yaml", "steps: [{name: s, run: \"\(marker)\"}]\n", as: "alice")
             try spool.waitFor("mine", [.running])
             #expect(eventually { !processes(matching: marker).isEmpty })
             try spool.drop("mine-stop.yaml", "action: cancel\njob: mine\n", as: "alice")
             #expect(try spool.waitFor("mine").state == .cancelled)
-            #expect(eventually(timeout: 10) { processes(matching: marker).isEmpty })
+            #expect(eventually(timeout: 10) { processes(matching: marker).isEmpty }, "left: \(describeProcesses(processes(matching: marker)))")
         }
 
         @Test func noLinkMakesAJobRunAsSomeoneElse() throws {

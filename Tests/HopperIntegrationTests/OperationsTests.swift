@@ -191,8 +191,9 @@ extension Integration {
 
         @Test func aFailingOrHangingNotifierNeverAffectsTheJob() throws {
             let spool = try TestSpool(config: "notify_timeout: 1s")
-            let marker = "hang-\(UUID().uuidString.prefix(8))"
-            try writeScript(spool.base + "/hang", "sleep 300 # \(marker)\n")
+            // A duration no other test uses: what is looked for below is the sleep itself.
+            let marker = "sleep 3033"
+            try writeScript(spool.base + "/hang", "sleep 3033\n")
             try writeScript(spool.base + "/fail", "cat >/dev/null; echo broken >&2; exit 3")
             try spool.startDaemon()
             try spool.drop("bad1.yaml", """
@@ -213,7 +214,7 @@ extension Integration {
             // The default mail command (/usr/sbin/sendmail) is not installed here, or fails: recorded either way.
             #expect(bad2.contains { $0.hasPrefix("completed: email ops@lab.example: ") })
             // The hanging notifier's whole process group is gone.
-            #expect(eventually(timeout: 10) { processes(matching: marker).isEmpty })
+            #expect(eventually(timeout: 10) { processes(matching: marker).isEmpty }, "left: \(describeProcesses(processes(matching: marker)))")
             // The jobs' status is untouched by it.
             #expect(try spool.status("bad1").error?.message == "step a exited with 4")
         }

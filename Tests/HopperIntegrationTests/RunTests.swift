@@ -46,6 +46,16 @@ extension TestSpool {
     }
 }
 
+/// pid, uid, parent and command line of each process, for a failure message.
+func describeProcesses(_ pids: [Int32]) -> String {
+    pids.map { pid -> String in
+        let cmd = (try? FileOps.readFile("/proc/\(pid)/cmdline", limit: 4096)).map { String(decoding: $0.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self) } ?? "?"
+        let status = (try? FileOps.readFile("/proc/\(pid)/status", limit: 16384)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let keep = status.split(separator: "\n").filter { $0.hasPrefix("PPid:") || $0.hasPrefix("Uid:") || $0.hasPrefix("State:") || $0.hasPrefix("SigIgn:") }
+        return "\(pid) [\(cmd)] " + keep.joined(separator: " ")
+    }.joined(separator: "; ")
+}
+
 /// Processes whose command line contains `marker`.
 func processes(matching marker: String) -> [Int32] {
     var found: [Int32] = []
@@ -214,19 +224,19 @@ extension Integration {
             try spool.startDaemon()
             try spool.drop("c1.yaml", """
                 steps:
-                  - {name: long, run: "bash -c 'sleep 300 & sleep 301 & wait'"}
+                  - {name: long, run: "bash -c 'sleep 3055 & sleep 3056 & wait'"}
                   - {name: after, run: "echo never"}
                 """)
             try spool.waitFor("c1", [.running])
-            #expect(eventually { !processes(matching: "sleep 301").isEmpty })
+            #expect(eventually { !processes(matching: "sleep 3056").isEmpty })
             let t0 = Date()
             #expect(try spool.request("cancel", "c1"))
             let s = try spool.waitFor("c1", timeout: 10)
             #expect(Date().timeIntervalSince(t0) < 5)
             #expect(s.state == .cancelled)
             #expect(s.steps.map(\.state) == [.cancelled, .skipped])
-            #expect(eventually(timeout: 5) { processes(matching: "sleep 300").isEmpty && processes(matching: "sleep 301").isEmpty },
-                    "orphans: \(processes(matching: "sleep 30"))")
+            #expect(eventually(timeout: 5) { processes(matching: "sleep 305").isEmpty },
+                    "orphans: \(describeProcesses(processes(matching: "sleep 305")))")
             #expect(spool.events("c1").contains { $0.event == "request" && $0.message?.hasPrefix("cancel: accepted") == true })
             // A second cancel has nothing to act on: refused with the reason.
             #expect(try spool.request("cancel", "c1") == false)
