@@ -12,9 +12,9 @@
  *   first becomes that user for good — supplementary groups, gid, uid — and checks that root
  *   cannot be regained, so its records, the log and the step are all the job owner's. The
  *   supervisor
- *     1. claims the attempt: it creates FILE (pid, process group, start time) with link(2),
- *        which fails if FILE exists, so an attempt is never started twice, even when a
- *        restarted daemon starts a second supervisor for the same attempt;
+ *     1. claims the attempt: it creates FILE (pid, process group, start time) with
+ *        O_CREAT|O_EXCL, which fails if FILE exists, so an attempt is never started twice,
+ *        even when a restarted daemon starts a second supervisor for the same attempt;
  *     2. runs the step as its child in the same process group: PROGRAM, or COMMAND as
  *        `bash -eo pipefail -c COMMAND` (a COMMAND that is only plain words — no quotes,
  *        variables, redirections or other shell syntax, and not a shell builtin — is run
