@@ -28,7 +28,7 @@ extension JobRunner {
         let live = LiveStatus(status)
         let attempt = launch.attempt
         let params = manifest.params
-        let tail = slurmProgressTail(step: step, live: live, index: index, logPath: launch.logPath)
+        let tail = progressTail(step: step, live: live, index: index, logPath: launch.logPath)
         let (outcome, slurmID) = await slurm.run(launch, request: request, command: { [self] in
             await command(for: step, workspace: workspace, attempt: attempt, params: params)
         }, update: { [self] update in
@@ -79,35 +79,10 @@ extension JobRunner {
         await save(snapshot, event: event)
         if case .note(let note) = update { logger.warning("slurm.note", metadata: ["message": "\(note)"]) }
     }
-
-    /// A Snakemake step's progress from its log while SLURM runs it (as `progressTail` does
-    /// for local steps, but on the shared live status).
-    func slurmProgressTail(step: Step, live: LiveStatus, index: Int, logPath: String) -> Task<Void, Never>? {
-        guard case .snakemake = step.kind else { return nil }
-        let start = (try? FileOps.lstat(logPath)).flatMap { $0 }.map { Int64($0.st_size) } ?? 0
-        return Task { [self] in
-            var parser = SnakemakeProgress()
-            var offset = start
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(300))
-                let chunk = JobRunner.readFrom(logPath, offset: offset)
-                offset += Int64(chunk.count)
-                guard parser.consume(chunk) else { continue }
-                let fraction = parser.fraction
-                let detail = parser.detail
-                let copy: JobStatus = live.value.withLock { s in
-                    s.steps[index].progress = fraction
-                    s.steps[index].detail = detail
-                    s.progress = JobRunner.progress(s)
-                    return s
-                }
-                await save(copy, event: nil)
-            }
-        }
-    }
 }
 
-/// The status of a job while a SLURM attempt runs, shared by the updates and the progress tail.
+/// The status a running step's updates go into: for a SLURM step shared by its poll rounds'
+/// updates and the Snakemake progress tail; for a local step, the progress tail's alone.
 final class LiveStatus: Sendable {
     let value: Mutex<JobStatus>
     init(_ status: JobStatus) { value = Mutex(status) }

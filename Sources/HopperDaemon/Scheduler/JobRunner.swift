@@ -164,7 +164,7 @@ final class JobRunner: Sendable {
                     outcome = await runOnSlurm(slurm, launch: launch, step: step, manifest: manifest,
                                                workspace: workspace, status: &status, index: index)
                 } else if adopting {
-                    let tail = progressTail(step: step, status: status, index: index, logPath: logPath)
+                    let tail = progressTail(step: step, live: LiveStatus(status), index: index, logPath: logPath)
                     outcome = await executor.adopt(recordPath: launch.recordPath, grace: settings.grace, owner: identity?.uid)
                     tail?.cancel()
                     await tail?.value
@@ -172,7 +172,7 @@ final class JobRunner: Sendable {
                     var run = launch
                     run.command = cmd
                     run.user = identity
-                    let tail = progressTail(step: step, status: status, index: index, logPath: logPath)
+                    let tail = progressTail(step: step, live: LiveStatus(status), index: index, logPath: logPath)
                     outcome = await executor.run(run)
                     tail?.cancel()
                     await tail?.value
@@ -257,22 +257,27 @@ final class JobRunner: Sendable {
     }
 
     /// While a Snakemake step runs: reads its log as it grows and publishes its progress
-    /// ("rule call (3 of 10)") into status.json. Nil for other steps.
-    func progressTail(step: Step, status: JobStatus, index: Int, logPath: String) -> Task<Void, Never>? {
+    /// ("rule call (3 of 10)") into status.json. Nil for other steps. `live` is the status the
+    /// progress goes into (for a SLURM step, shared with the updates of its poll rounds).
+    func progressTail(step: Step, live: LiveStatus, index: Int, logPath: String) -> Task<Void, Never>? {
         guard case .snakemake = step.kind else { return nil }
         let start = (try? FileOps.lstat(logPath)).flatMap { $0 }.map { Int64($0.st_size) } ?? 0
         return Task { [self] in
             var parser = SnakemakeProgress()
             var offset = start
-            var copy = status
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(300))
                 let chunk = JobRunner.readFrom(logPath, offset: offset)
                 offset += Int64(chunk.count)
                 guard parser.consume(chunk) else { continue }
-                copy.steps[index].progress = parser.fraction
-                copy.steps[index].detail = parser.detail
-                copy.progress = JobRunner.progress(copy)
+                let fraction = parser.fraction
+                let detail = parser.detail
+                let copy: JobStatus = live.value.withLock { s in
+                    s.steps[index].progress = fraction
+                    s.steps[index].detail = detail
+                    s.progress = JobRunner.progress(s)
+                    return s
+                }
                 await save(copy, event: nil)
             }
         }
