@@ -326,8 +326,8 @@ public final class Intake {
                 // fsync below, or the batch's syncfs) and the renames (directory fsyncs). A
                 // status.json torn by a power cut is written anew from the manifest at start-up
                 // (Recovery), so two journal commits per accepted file are saved.
-                try write(job.staging + "/status.json", try JSON.pretty(job.status), durable: false)
-                try write(job.staging + "/events.jsonl", try JSON.line(accepted), durable: false)
+                try FileOps.writeNew(job.staging + "/status.json", try JSON.pretty(job.status))
+                try FileOps.writeNew(job.staging + "/events.jsonl", try JSON.line(accepted))
                 try FileOps.makeDirectory(job.staging + "/logs")
                 if let owners = settings.owners { try owners.handOver(job.staging, to: job.uid, files: ["status.json", "events.jsonl", "logs"]) }
                 if !bulk { try FileOps.fsync(job.fd, path: job.candidate.name) }
@@ -421,17 +421,6 @@ public final class Intake {
                 message: "the file was replaced while it was being accepted; drop it again (write a temporary name, then rename)")])])
         }
         try? FileOps.removeTree(job.staging)
-    }
-
-    func write(_ path: String, _ bytes: [UInt8], durable: Bool) throws {
-        if durable {
-            let fd = try FileOps.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-            defer { Glibc.close(fd) }
-            try FileOps.writeAll(fd, bytes, path: path)
-            try FileOps.fsync(fd, path: path)
-        } else {
-            try FileOps.writeNew(path, bytes)
-        }
     }
 
     // MARK: - Control requests
