@@ -45,7 +45,7 @@ public enum Workspace {
         var usedNames: Set<String> = []
         for name in manifest.inputs.keys.sorted() {
             let given = manifest.inputs[name]!
-            let source = given.hasPrefix("/") ? given : FileOps.absolute(spoolRoot + "/" + given)
+            let source = FileOps.resolve(given, against: spoolRoot)
             var st = stat()
             guard stat(source, &st) == 0 else {
                 let why = errno == ENOENT ? "does not exist" : String(cString: strerror(errno))

@@ -204,6 +204,12 @@ public enum FileOps {
     }
 
     /// An absolute, `.`/`..`-free form of `path` (no symlink resolution).
+    /// `path` as a manifest means it: absolute as written, or relative to `root` (the spool
+    /// root, for inputs and wait_for paths).
+    public static func resolve(_ path: String, against root: String) -> String {
+        path.hasPrefix("/") ? path : absolute(root + "/" + path)
+    }
+
     public static func absolute(_ path: String) -> String {
         var base: String
         if path.hasPrefix("/") {

@@ -45,10 +45,6 @@ enum WaitVerdict: Sendable, Equatable {
 }
 
 enum WaitProbe {
-    static func resolve(_ path: String, root: String) -> String {
-        path.hasPrefix("/") ? path : root + "/" + path
-    }
-
     /// Looks at every path of `entry`; returns the verdict and what was seen.
     static func check(_ entry: WaitEntry, root: String, now: Double) -> (WaitVerdict, [String: SeenPath]) {
         var seen: [String: SeenPath] = [:]
@@ -57,7 +53,7 @@ enum WaitProbe {
         let stable = entry.wait.stableFor?.seconds ?? 0
         for path in entry.wait.paths {
             var st = stat()
-            guard stat(resolve(path, root: root), &st) == 0 else {
+            guard stat(FileOps.resolve(path, against: root), &st) == 0 else {
                 missing.append(path)
                 continue
             }
