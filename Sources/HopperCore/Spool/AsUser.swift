@@ -10,7 +10,6 @@
 // (Postfix's local(8) delivers mail as the recipient for the same reason.) The thread exits
 // afterwards, so no other work ever runs with a borrowed identity.
 import CHopperSys
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -60,17 +59,10 @@ public struct IdentityError: Error, CustomStringConvertible, Sendable {
 }
 
 public enum AsUser {
-    /// Blocking work done as the daemon (who == nil): threads of its own, never the concurrency pool.
-    static let queue = DispatchQueue(label: "hopper.fs", qos: .utility, attributes: .concurrent)
-
     /// Runs `body` on a new thread with the filesystem identity `who`; nil runs it as the daemon
-    /// on a thread of a shared queue. Throws IdentityError when the switch fails (body never runs).
+    /// through BlockingIO. Throws IdentityError when the switch fails (body never runs).
     public static func run<T: Sendable>(_ who: FileIdentity?, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        guard let who else {
-            return try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
-                queue.async { cont.resume(with: Result { try body() }) }
-            }
-        }
+        guard let who else { return try await BlockingIO.run(body) }
         return try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
             let work = {
                 let rc = who.groups.withUnsafeBufferPointer { g in
