@@ -21,7 +21,7 @@ extension Scheduler {
     /// plan when at hand (saves reading it from the store).
     func notifyFinished(_ id: String, manifest: JobManifest? = nil) {
         guard let notifier = settings.notifier, let notify = notifySection(id, manifest: manifest) else { return }
-        let layout = self.layout, logger = self.logger, user = notifyUser(id)
+        let layout = self.layout, logger = self.logger, user = ownerIdentity(id)
         Task.detached {
             guard let status = JobRunner.readStatus(layout, id), status.state.isTerminal,
                   let event = NotifyEvent(rawValue: status.state.rawValue), notify.on.contains(event) else { return }
@@ -29,8 +29,9 @@ extension Scheduler {
         }
     }
 
-    /// run_as: owner — notifications run as the job's owner.
-    func notifyUser(_ id: String) -> FileIdentity? {
+    /// run_as: owner — the job's owner, whose rights notifications and file work in the job's
+    /// folders get; nil under run_as: service.
+    func ownerIdentity(_ id: String) -> FileIdentity? {
         guard settings.owners != nil, let record = (try? store.job(id: id)).flatMap({ $0 }) else { return nil }
         return FileIdentity.of(uid: uid_t(record.uid))
     }
@@ -39,7 +40,7 @@ extension Scheduler {
     func notifyStarted(_ id: String, manifest: JobManifest?) {
         guard let notifier = settings.notifier, let notify = notifySection(id, manifest: manifest),
               notify.on.contains(.started) else { return }
-        let layout = self.layout, logger = self.logger, user = notifyUser(id)
+        let layout = self.layout, logger = self.logger, user = ownerIdentity(id)
         Task.detached {
             guard var status = JobRunner.readStatus(layout, id) else { return }
             if !status.state.isTerminal { status.state = .running }

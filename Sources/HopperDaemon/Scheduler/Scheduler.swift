@@ -267,8 +267,7 @@ public actor Scheduler {
                 }
             }
             let markers = JobRunner.requeue(id: id, layout: layout, store: store, steps: request.steps ?? [], action: "rerun", by: requester(drop), logger: logger)
-            let owner = settings.owners == nil ? nil : FileIdentity.of(uid: uid_t(record.uid))
-            _ = await AsUser.run(owner) { for m in markers { try? FileOps.writeNew(m, []) } }
+            _ = await AsUser.run(ownerIdentity(id)) { for m in markers { try? FileOps.writeNew(m, []) } }
             enqueue(QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq()))
         case .clean:
             guard state.isTerminal else {
