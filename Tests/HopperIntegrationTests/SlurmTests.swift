@@ -223,7 +223,7 @@ extension Integration {
             #expect(wrappers.calls().contains { $0.1 == "squeue" }, "rounds list alice's jobs with -u alice")
         }
 
-                @Test func failingStepReportsSlurmsExitCode() throws {
+        @Test func failingStepReportsSlurmsExitCode() throws {
             let (spool, _) = try TestSpool.slurm()
             try spool.startDaemon()
             try spool.drop("slf.yaml", """
