@@ -13,17 +13,10 @@ import Glibc
 #endif
 
 public final class DiskGuard: Sendable {
-    public struct Volume: Sendable, Equatable {
-        public var role: String
-        public var path: String
-        public var freeBytes: Int64
-        public var totalBytes: Int64
-    }
-
     struct State {
         var paused = false
         var reason: String?
-        var volumes: [Volume] = []
+        var volumes: [SystemStatus.Disk] = []
     }
 
     let paths: [(role: String, path: String)]
@@ -41,19 +34,20 @@ public final class DiskGuard: Sendable {
 
     public var paused: Bool { state.withLock { $0.paused } }
     public var reason: String? { state.withLock { $0.reason } }
-    public var volumes: [Volume] { state.withLock { $0.volumes } }
+    /// Free space as last measured, as the heartbeat publishes it.
+    public var volumes: [SystemStatus.Disk] { state.withLock { $0.volumes } }
 
     /// Measures free space now. Returns true when this call ended a pause (the caller rescans).
     @discardableResult
     public func check() -> Bool {
-        var volumes: [Volume] = []
+        var volumes: [SystemStatus.Disk] = []
         var short: [String] = []
         for (role, path) in paths {
             var s = statvfs()
             guard statvfs(path, &s) == 0 else { continue }
             let free = Int64(s.f_bavail) * Int64(s.f_frsize)
             let total = Int64(s.f_blocks) * Int64(s.f_frsize)
-            volumes.append(Volume(role: role, path: path, freeBytes: free, totalBytes: total))
+            volumes.append(SystemStatus.Disk(role: role, path: path, freeBytes: free, totalBytes: total))
             if minFree > 0 && free < minFree {
                 short.append("\(role) \(path) has \(ByteSize.human(free)) free, below min_free_space \(ByteSize(bytes: minFree))")
             }

@@ -71,7 +71,7 @@ public final class HeartbeatService: Service {
                           accepted: snapshot.accepted, rejected: snapshot.rejected),
             jobs: (try? store.countsByState()) ?? [:])
         if let diskGuard {
-            status.disk = diskGuard.volumes.map { SystemStatus.Disk(role: $0.role, path: $0.path, freeBytes: $0.freeBytes, totalBytes: $0.totalBytes) }
+            status.disk = diskGuard.volumes
             status.minFreeBytes = diskGuard.minFree
         }
         do {
