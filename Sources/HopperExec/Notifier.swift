@@ -31,12 +31,6 @@ public struct Notifier: Sendable {
         self.timeout = timeout
     }
 
-    /// Whether `notify` asks for `event` at all.
-    public static func wants(_ notify: Notify?, _ event: NotifyEvent) -> Bool {
-        guard let notify else { return false }
-        return notify.on.contains(event) && (!notify.email.isEmpty || notify.command != nil)
-    }
-
     /// Sends what `notify` asks for on `event`; returns one attempt per target.
     /// `statusPath` is the job's status.json (named in the mail, given to the command).
     /// `user` (run_as: owner): the programs run as the job's owner.
