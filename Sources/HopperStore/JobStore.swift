@@ -130,6 +130,16 @@ public final class JobStore: Sendable {
         try reader.read { db in try String.fetchOne(db, sql: "SELECT plan FROM job WHERE id = ?", arguments: [id]) }
     }
 
+    /// Ids of jobs in `states` whose stored plan (JSON) has the top-level key `key`, in one
+    /// query: a prefilter, so start-up need not fetch and decode every pending job's plan.
+    public func ids(inStates states: [JobState], withPlanKey key: String) throws -> Set<String> {
+        try reader.read { db in
+            Set(try String.fetchAll(db, JobRecord.select(Column("id"))
+                .filter(states.map(\.rawValue).contains(Column("state")))
+                .filter(Column("plan").like("%\"\(key)\":%"))))
+        }
+    }
+
     public func setPlan(id: String, plan: String) throws {
         try writer.write { db in try db.execute(sql: "UPDATE job SET plan = ? WHERE id = ?", arguments: [plan, id]) }
     }

@@ -91,13 +91,15 @@ public actor Scheduler {
     /// Start-up: queue the store's pending jobs, re-adopt its running ones.
     public func load() {
         let jobs = (try? store.jobs(inStates: [.pending, .waiting, .queued, .running])) ?? []
+        // Only these can have a wait_for to honour: the others' plans are not read at start-up.
+        let waiting = (try? store.ids(inStates: [.pending, .waiting], withPlanKey: "wait_for")) ?? []
         for job in jobs {
             if job.state == JobState.running.rawValue || job.state == JobState.queued.rawValue {
                 start(QueuedJob(id: job.id, owner: job.owner, queue: job.queue, priority: job.priority, seq: nextSeq()),
                       resuming: true)
             } else {
                 let queued = QueuedJob(id: job.id, owner: job.owner, queue: job.queue, priority: job.priority, seq: nextSeq())
-                if let (wait, submitted) = pendingWait(job.id, state: job.state) {
+                if waiting.contains(job.id), let (wait, submitted) = pendingWait(job.id, state: job.state) {
                     holdForWait(queued, wait: wait, submittedAt: submitted, marked: job.state == JobState.waiting.rawValue)
                 } else {
                     enqueue(queued)
