@@ -50,7 +50,7 @@ let package = Package(
         // The per-step supervisor (C, tiny, starts in well under a millisecond): runs one step in
         // its session, caps its log, enforces its timeout, records pid, start and exit status.
         // Linked --as-needed: the Swift runtime that SwiftPM adds would cost milliseconds per start.
-        .executableTarget(name: "hopper-supervise", linkerSettings: [.unsafeFlags(["-static-executable", "-use-ld=lld"])]),
+        .executableTarget(name: "hopper-supervise", linkerSettings: [.unsafeFlags(["-static-executable", "-use-ld=lld", "-nostartfiles"])]),
         // The daemon's services: intake (where a manifest becomes a job), scheduler, heartbeat.
         .target(name: "HopperDaemon", dependencies: [
             "HopperCore", "HopperWatch", "HopperStore", "HopperExec", "CHopperSys",

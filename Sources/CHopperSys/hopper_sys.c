@@ -15,6 +15,10 @@ int hopper_syncfs(int fd) {
     return syncfs(fd);
 }
 
+int hopper_start_writeback(int fd) {
+    return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <errno.h>

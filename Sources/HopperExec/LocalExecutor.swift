@@ -43,6 +43,10 @@ public struct StepLaunch: Sendable {
     public var logCap: Int64
     /// run_as: owner — whom the supervisor becomes before it claims the attempt (nil: stays the daemon).
     public var user: FileIdentity?
+    /// Whether the supervisor fsyncs the exit record itself. False: the caller makes the outcome
+    /// durable (JobRunner writes it into status.json through a GroupCommit); the supervisor
+    /// still fsyncs when this process has gone before the step ends.
+    public var syncRecord = true
 
     public init(jobID: String, step: String, attempt: Int, workspace: String, logPath: String, command: StepCommand,
                 environment: [String: String], timeout: Double?, grace: Double, logCap: Int64) {
@@ -129,6 +133,7 @@ public final class LocalExecutor: Sendable {
                     "--header", "step \(launch.step) attempt \(launch.attempt) started \(Timestamp.rfc3339())"]
         if let t = launch.timeout { args += ["--timeout", String(t)] }
         if let user = launch.user { args += ["--user", user.argument] }
+        if !launch.syncRecord { args += ["--sync-unless-parent", String(getpid())] }
         switch launch.command {
         case .shell(let script): args += ["--shell", script]
         case .argv(let argv): args += ["--"] + argv

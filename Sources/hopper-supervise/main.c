@@ -4,6 +4,7 @@
  * SYNOPSIS
  *   hopper-supervise --record FILE --log FILE [--log-cap BYTES] [--timeout SECONDS]
  *                    [--grace SECONDS] [--header TEXT] [--user UID:GID:GROUP,...]
+ *                    [--sync-unless-parent PID]
  *                    ( --shell COMMAND | --mock SECONDS,FAIL_RATE,SEED | -- PROGRAM [ARG...] )
  *
  * DESCRIPTION
@@ -23,7 +24,11 @@
  *        --log-cap bytes; the rest is counted and dropped);
  *     3. enforces --timeout: SIGTERM to the group, --grace seconds, then SIGKILL;
  *     4. writes FILE.exit atomically (temporary file, fsync, rename) with the exit code or
- *        signal, the outcome and the end time, then exits with the step's status.
+ *        signal, the outcome and the end time, then exits with the step's status. With
+ *        --sync-unless-parent PID the fsync is left out while PID (the daemon that started
+ *        this supervisor) is still its parent: that daemon reads the record at once and makes
+ *        the outcome durable in the job's status.json, many jobs per disk commit. A supervisor
+ *        whose daemon has gone (it was re-parented) fsyncs the record itself.
  *   The supervisor outlives the daemon: a daemon killed with SIGKILL finds FILE.exit (or the
  *   supervisor still running, by pid and /proc start time) when it comes back.
  *   Processes the step left behind in its group (still holding the log pipe) are killed.
@@ -43,6 +48,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +58,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static int self_pipe[2] = {-1, -1};
 static volatile sig_atomic_t terminating = 0;
@@ -119,7 +127,10 @@ static unsigned long long proc_start_time(pid_t pid) {
  * under 200 bytes; not fsynced: it guards against a second supervisor while the machine is
  * up, and after a power cut no supervisor is left to race). Anything else goes through
  * path.tmp.<pid>, fsync and rename(2), so a reader never sees half a record and the exit
- * status survives a power cut. Returns 0, or -1 with errno. */
+ * status survives a power cut (the fsync is the daemon's to make while it is the parent and
+ * asked for it with --sync-unless-parent). Returns 0, or -1 with errno. */
+static pid_t sync_unless_parent = 0;
+
 static int write_file(const char *path, const char *text, int claim) {
     if (claim) {
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -134,7 +145,8 @@ static int write_file(const char *path, const char *text, int claim) {
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
-    if (write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+    int durable = !(sync_unless_parent > 0 && getppid() == sync_unless_parent);
+    if (write_all(fd, text, strlen(text)) != 0 || (durable && fsync(fd) != 0)) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -262,6 +274,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--mock") == 0) mock = argv[++i];
         else if (strcmp(a, "--shell") == 0) shell = argv[++i];
         else if (strcmp(a, "--user") == 0) user = argv[++i];
+        else if (strcmp(a, "--sync-unless-parent") == 0) sync_unless_parent = (pid_t)atol(argv[++i]);
         else { fprintf(stderr, "hopper-supervise: unknown option %s\n", a); return 70; }
     }
     if (!record || !log_path || (!mock && !shell && i >= argc)) {
@@ -317,7 +330,36 @@ int main(int argc, char **argv) {
     /* 3. The child. */
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) die("pipe2");
-    pid_t child = fork();
+    /* posix_spawnp (vfork-like in glibc: no copy of this process's pages); the mock step, and
+     * a program that cannot be started, take fork() below, whose child reports the error in
+     * the log as a shell would. */
+    pid_t child = -1;
+    if (!mock) {
+        posix_spawn_file_actions_t actions;
+        posix_spawnattr_t attr;
+        sigset_t defaults;
+        sigemptyset(&defaults);
+        sigaddset(&defaults, SIGTERM);
+        sigaddset(&defaults, SIGINT);
+        sigaddset(&defaults, SIGHUP);
+        sigaddset(&defaults, SIGCHLD);
+        sigaddset(&defaults, SIGPIPE);
+        if (posix_spawn_file_actions_init(&actions) == 0) {
+            if (posix_spawnattr_init(&attr) == 0) {
+                if (posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) != 0 ||
+                    posix_spawn_file_actions_adddup2(&actions, out[1], 1) != 0 ||
+                    posix_spawn_file_actions_adddup2(&actions, out[1], 2) != 0 ||
+                    posix_spawnattr_setsigdefault(&attr, &defaults) != 0 ||
+                    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF) != 0 ||
+                    posix_spawnp(&child, child_argv[0], &actions, &attr, child_argv, environ) != 0) {
+                    child = -1;
+                }
+                posix_spawnattr_destroy(&attr);
+            }
+            posix_spawn_file_actions_destroy(&actions);
+        }
+    }
+    if (child < 0) child = fork();
     if (child < 0) die("fork");
     if (child == 0) {
         struct sigaction dfl;

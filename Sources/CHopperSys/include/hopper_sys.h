@@ -8,6 +8,9 @@
 int hopper_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 /// syncfs(2): commit the whole filesystem that holds fd. Returns 0 or -1 (errno set).
 int hopper_syncfs(int fd);
+/// sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE): starts writing a file's dirty pages
+/// without waiting and without a journal commit. Returns 0 or -1 (errno set).
+int hopper_start_writeback(int fd);
 
 #include <stddef.h>
 #include <sys/types.h>

@@ -172,6 +172,7 @@ final class JobRunner: Sendable {
                     var run = launch
                     run.command = cmd
                     run.user = identity
+                    run.syncRecord = false   // the outcome is made durable in status.json below
                     let tail = progressTail(step: step, live: LiveStatus(status), index: index, logPath: logPath)
                     outcome = await executor.run(run)
                     tail?.cancel()
@@ -197,7 +198,10 @@ final class JobRunner: Sendable {
                         await finish(&status, state: .failed, error: JobErrorInfo(step: step.name, message: problem, exitCode: nil))
                         return
                     }
-                    break  // the next step's start, or the job's end, writes the status
+                    // The job's end makes the outcome durable (finish); a step with more to come
+                    // does it here, before the next step starts.
+                    if index + 1 < manifest.resolvedSteps.count { await save(status, event: nil, durable: true) }
+                    break
                 }
                 var message = outcome.kind == .failedToStart ? "step \(step.name): \(outcome.summary)" : "step \(step.name) \(outcome.summary)"
                 if outcome.kind == .timeout, let reason = timeoutReason { message = "step \(step.name) timed out (\(reason))" }
@@ -205,6 +209,7 @@ final class JobRunner: Sendable {
                 failuresThisRun += 1
                 let jobExpired = jobDeadline.map { Timestamp.now() >= $0 } ?? false
                 if failuresThisRun <= retries && !jobExpired {
+                    await save(status, event: nil, durable: true)   // the failed attempt's outcome, before the next one
                     let delay = min(30.0, 0.5 * Double(1 << min(failuresThisRun - 1, 6)))
                     JobRunner.event(layout, id, JobEvent(event: "retry", state: .running, step: step.name,
                         message: "\(message); attempt \(attempt + 1) of \(retries + 1) in \(delay) s"))
@@ -429,13 +434,26 @@ final class JobRunner: Sendable {
         return Task.isCancelled ? "request" : nil
     }
 
-    /// Writes status.json (and the event line) off the concurrency pool. A terminal state is
-    /// fsynced; the event line is not (status.json is the record, events.jsonl the history).
+    /// Writes status.json (and the event line) off the concurrency pool. A durable write (a
+    /// step's outcome, a terminal state) goes through the daemon's GroupCommit, which makes
+    /// the statuses of many jobs durable in one disk commit; the event line is not fsynced
+    /// (status.json is the record, events.jsonl the history).
     func save(_ status: JobStatus, event: JobEvent?, durable: Bool = false) async {
+        if durable {
+            // Overtakes any deferred write of an earlier status (saveSoon) before it is issued.
+            statusWrites.withLock { $0 += 1 }
+            do {
+                try await settings.commits.write(layout.status(id), try JSON.pretty(status))
+            } catch {
+                logger.error("status.write_failed", metadata: ["error": "\(error)"])
+            }
+            if let event { await BlockingIO.run { [self] in JobRunner.event(layout, id, event) } }
+            return
+        }
         await BlockingIO.run { [self] in
             statusWrites.withLock { generation in
                 generation += 1
-                writeStatus(status, durable: durable)
+                writeStatus(status)
             }
             if let event { JobRunner.event(layout, id, event) }
         }
@@ -457,15 +475,15 @@ final class JobRunner: Sendable {
             await BlockingIO.run { [self] in
                 statusWrites.withLock { generation in
                     guard generation == mine else { return }   // overtaken by a newer status
-                    writeStatus(status, durable: false)
+                    writeStatus(status)
                 }
             }
         }
     }
 
-    private func writeStatus(_ status: JobStatus, durable: Bool) {
+    private func writeStatus(_ status: JobStatus) {
         do {
-            try FileOps.writeAtomically(layout.status(id), try JSON.pretty(status), durable: durable)
+            try FileOps.writeAtomically(layout.status(id), try JSON.pretty(status), durable: false)
         } catch {
             logger.error("status.write_failed", metadata: ["error": "\(error)"])
         }

@@ -38,6 +38,8 @@ public struct SchedulerSettings: Sendable {
     public var owners: OwnerPolicy?
     /// Bytes one step may publish; nil: no cap.
     public var maxResultSize: Int64?
+    /// Durable status writes of all jobs, many per disk commit (shared by every JobRunner).
+    public var commits = GroupCommit()
     public init() {}
 }
 
