@@ -75,3 +75,22 @@ extension Integration.Recovery {
         #expect(spool.events("torn-later").contains { $0.event == "recovered" })
     }
 }
+
+extension Integration.Recovery {
+    /// A small batch fsyncs a manifest after its commit rename (one journal commit, not two). A
+    /// manifest its dropper never made durable can then be committed with its bytes lost to a
+    /// power cut: that job fails with a reason at the next start; it is neither lost nor run.
+    @Test func aCommittedManifestWhoseBytesWereLostFailsWithAReason() throws {
+        let spool = try TestSpool()
+        try spool.startDaemon()
+        #expect(spool.stopDaemon() == 0)
+        let staged = spool.layout.staging + "/emptied"
+        try FileManager.default.createDirectory(atPath: staged, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: staged + "/manifest.yaml", contents: Data())
+        try spool.startDaemon()
+        let s = try spool.waitFor("emptied")
+        #expect(s.state == .failed)
+        #expect(s.error?.message.contains("plan cannot be read") == true, "\(String(describing: s.error))")
+        #expect(!FileOps.exists(spool.layout.workspace("emptied") + "/.hopper"))
+    }
+}

@@ -8,7 +8,9 @@
 // sure an attempt runs at most once).
 //
 // Every change is written to `outbox/<id>/status.json` (atomically) and, for transitions,
-// attempts and requests, as a line in `events.jsonl`. Terminal states are fsynced.
+// attempts and requests, as a line in `events.jsonl`. Each step's outcome and the terminal
+// state are made durable through the daemon's GroupCommit (many jobs per disk commit); the
+// supervisor leaves its exit record's fsync to this daemon while the daemon is its parent.
 import HopperCore
 import HopperExec
 import HopperStore
