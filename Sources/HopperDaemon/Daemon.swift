@@ -166,7 +166,10 @@ public enum Daemon {
         try await group.run()
         let reloading = reload.requested
         reload.cancel()
-        logger.info(reloading ? "daemon.reloading" : "daemon.stopped")
+        let commits = sched.commits.counts
+        logger.info(reloading ? "daemon.reloading" : "daemon.stopped", metadata: [
+            "status.durable_writes": "\(commits.files)", "status.commit_rounds": "\(commits.rounds)",
+        ])
         return reloading ? .reload : .stopped
     }
 

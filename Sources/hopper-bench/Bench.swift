@@ -38,6 +38,25 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
     return sorted[max(0, idx)]
 }
 
+/// The disk's own floor: `n` fsyncs of a new 100-byte file in `dir`, p50 and p99 in ms. A
+/// durable acceptance needs at least one, so no drop → start latency can be lower.
+func fsyncFloor(_ dir: String, _ n: Int = 200) -> (p50: Double, p99: Double) {
+    var times: [Double] = []
+    let bytes = [UInt8](repeating: 0x78, count: 100)
+    for i in 0..<n {
+        let path = "\(dir)/.hopper-bench-fsync-\(getpid())-\(i)"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { continue }
+        _ = write(fd, bytes, bytes.count)
+        let t = now()
+        fsync(fd)
+        times.append((now() - t) * 1000)
+        close(fd)
+        unlink(path)
+    }
+    return (percentile(times, 50), percentile(times, 99))
+}
+
 /// A temporary spool with a running daemon.
 final class BenchSpool {
     let base: String
@@ -219,6 +238,10 @@ struct JobsBench: ParsableCommand {
 
     func run() throws {
         print("hopper \(HopperVersion.current) jobs benchmark: \(count) jobs `run: true`, max_running \(maxRunning), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        let fs = (try? FileSystemKind.of(path: dir).name) ?? "?"
+        let floor = fsyncFloor(dir)
+        print(String(format: "spool in %@ (%@); the disk's own fsync of a small new file: p50 %.2f ms, p99 %.2f ms",
+                     dir, fs, floor.p50, floor.p99))
         let spool = try BenchSpool(in: dir, config: "max_running: \(maxRunning)\n")
         defer { spool.stop(); spool.remove() }
         let prepared = spool.base + "/prepared"
