@@ -317,6 +317,12 @@ int main(int argc, char **argv) {
     sa.sa_flags = SA_NOCLDSTOP;
     sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A mask inherited from whoever started us (a thread of a multi-threaded parent often has
+     * signals blocked) would hold back SIGCHLD and SIGTERM for good: start from none, so the
+     * step starts from none as well. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
 
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) die("cannot open the log");
@@ -350,7 +356,8 @@ int main(int argc, char **argv) {
                     posix_spawn_file_actions_adddup2(&actions, out[1], 1) != 0 ||
                     posix_spawn_file_actions_adddup2(&actions, out[1], 2) != 0 ||
                     posix_spawnattr_setsigdefault(&attr, &defaults) != 0 ||
-                    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF) != 0 ||
+                    posix_spawnattr_setsigmask(&attr, &none) != 0 ||
+                    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK) != 0 ||
                     posix_spawnp(&child, child_argv[0], &actions, &attr, child_argv, environ) != 0) {
                     child = -1;
                 }

@@ -60,6 +60,21 @@ import Glibc
         #expect(notExecutable.log.contains("cannot run \(e)/plain.sh"))
     }
 
+    @Test func aBlockedSignalMaskFromItsParentIsNotInherited() throws {
+        let d = try dir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        // Started by a parent that blocks SIGCHLD and SIGTERM (as threads of a multi-threaded
+        // program often do): the supervisor must still see its step end, and the step must
+        // start with no signal blocked. `timeout` bounds the test should it not.
+        let wrapper = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGTERM}); os.execv(sys.argv[1], sys.argv[1:])"
+        let r = try runProgram("/usr/bin/timeout", ["-s", "KILL", "20", "/usr/bin/python3", "-c", wrapper, Self.supervisor,
+                                                    "--record", d + "/s.1.json", "--log", d + "/s.log", "--",
+                                                    "/bin/sh", "-c", "grep SigBlk /proc/self/status; exit 4"])
+        #expect(r.code == 4)
+        let log = (try? String(contentsOfFile: d + "/s.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("SigBlk:\t0000000000000000"), "\(log)")
+    }
+
     @Test func theMockStepStillRuns() throws {
         let d = try dir()
         defer { try? FileManager.default.removeItem(atPath: d) }
