@@ -67,7 +67,7 @@ import Glibc
         // program often do): the supervisor must still see its step end, and the step must
         // start with no signal blocked. `timeout` bounds the test should it not.
         let wrapper = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGTERM}); os.execv(sys.argv[1], sys.argv[1:])"
-        let r = try runProgram("/usr/bin/timeout", ["-s", "KILL", "20", "/usr/bin/python3", "-c", wrapper, Self.supervisor,
+        let r = try runProgram("/usr/bin/timeout", ["-s", "KILL", "20", "/usr/bin/env", "python3", "-c", wrapper, Self.supervisor,
                                                     "--record", d + "/s.1.json", "--log", d + "/s.log", "--",
                                                     "/bin/sh", "-c", "grep SigBlk /proc/self/status; exit 4"])
         #expect(r.code == 4)
