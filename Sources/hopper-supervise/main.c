@@ -62,6 +62,9 @@
 extern char **environ;
 
 static int self_pipe[2] = {-1, -1};
+/* The signals the supervisor catches or ignores, which its step gets back at their defaults. */
+static const int step_default_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE};
+#define N_STEP_DEFAULT_SIGNALS (sizeof step_default_signals / sizeof step_default_signals[0])
 static volatile sig_atomic_t terminating = 0;
 
 static void on_signal(int sig) {
@@ -345,11 +348,7 @@ int main(int argc, char **argv) {
         posix_spawnattr_t attr;
         sigset_t defaults;
         sigemptyset(&defaults);
-        sigaddset(&defaults, SIGTERM);
-        sigaddset(&defaults, SIGINT);
-        sigaddset(&defaults, SIGHUP);
-        sigaddset(&defaults, SIGCHLD);
-        sigaddset(&defaults, SIGPIPE);
+        for (size_t k = 0; k < N_STEP_DEFAULT_SIGNALS; k++) sigaddset(&defaults, step_default_signals[k]);
         if (posix_spawn_file_actions_init(&actions) == 0) {
             if (posix_spawnattr_init(&attr) == 0) {
                 if (posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) != 0 ||
@@ -372,11 +371,7 @@ int main(int argc, char **argv) {
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
-        sigaction(SIGTERM, &dfl, NULL);
-        sigaction(SIGINT, &dfl, NULL);
-        sigaction(SIGHUP, &dfl, NULL);
-        sigaction(SIGCHLD, &dfl, NULL);
-        sigaction(SIGPIPE, &dfl, NULL);
+        for (size_t k = 0; k < N_STEP_DEFAULT_SIGNALS; k++) sigaction(step_default_signals[k], &dfl, NULL);
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) { dup2(devnull, 0); if (devnull != 0) close(devnull); }
         dup2(out[1], 1);

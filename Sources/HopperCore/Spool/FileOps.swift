@@ -85,21 +85,39 @@ public enum FileOps {
     /// Writes `bytes` to `path` atomically: `.<name>.tmp`, optional fsync, rename(2) over `path`.
     /// A reader sees the old file or the new one, never a half-written one.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws(SystemError) {
+        let (fd, tmp) = try writeTemporary(for: path, bytes, mode: mode)
+        if durable {
+            do { try fsync(fd, path: tmp) } catch {
+                Glibc.close(fd)
+                Glibc.unlink(tmp)
+                throw error
+            }
+        }
+        Glibc.close(fd)
+        try renameTemporary(tmp, to: path)
+    }
+
+    /// The first half of an atomic write: `bytes` in a fresh `.<name>.tmp` beside `path`, left
+    /// open (not fsynced) for the caller to fsync, close and `renameTemporary`. Never written
+    /// through a link someone else put at that name (a job's owner owns its outbox folder
+    /// under run_as: owner): a fresh file or nothing. On failure nothing is left behind.
+    public static func writeTemporary(for path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) -> (fd: Int32, tmp: String) {
         let (dir, name) = split(path)
         let tmp = dir + "/." + name + ".tmp"
-        // Never through a link someone else put there (a job's owner owns its outbox folder
-        // under run_as: owner): a fresh file or nothing.
         Glibc.unlink(tmp)
         let fd = try open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
         do {
             try writeAll(fd, bytes, path: tmp)
-            if durable { try fsync(fd, path: tmp) }
         } catch {
             Glibc.close(fd)
             Glibc.unlink(tmp)
             throw error
         }
-        Glibc.close(fd)
+        return (fd, tmp)
+    }
+
+    /// The second half: rename(2) of the closed temporary over `path`; removed if that fails.
+    public static func renameTemporary(_ tmp: String, to path: String) throws(SystemError) {
         if Glibc.rename(tmp, path) != 0 {
             let e = SystemError("rename", path: path)
             Glibc.unlink(tmp)

@@ -83,30 +83,27 @@ public final class GroupCommit: Sendable {
     /// Writes, starts writeback, fsyncs and renames the files of one round.
     static func commit(_ writes: [Write]) -> [SystemError?] {
         var errors = [SystemError?](repeating: nil, count: writes.count)
-        var fds = [Int32](repeating: -1, count: writes.count)
-        var temps = [String](repeating: "", count: writes.count)
+        var open = [(fd: Int32, tmp: String)?](repeating: nil, count: writes.count)
         for (i, w) in writes.enumerated() {
-            let (dir, name) = FileOps.split(w.path)
-            let tmp = dir + "/." + name + ".tmp"
-            temps[i] = tmp
-            // Never through a link someone else put there: a fresh file or nothing.
-            Glibc.unlink(tmp)
             do {
-                let fd = try FileOps.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: w.mode)
-                fds[i] = fd
-                try FileOps.writeAll(fd, w.bytes, path: tmp)
-                _ = hopper_start_writeback(fd)   // an optimisation only: the fsync below is the guarantee
+                let file = try FileOps.writeTemporary(for: w.path, w.bytes, mode: w.mode)
+                _ = hopper_start_writeback(file.fd)   // an optimisation only: the fsync below is the guarantee
+                open[i] = file
             } catch {
                 errors[i] = error
             }
         }
-        for i in writes.indices where fds[i] >= 0 {
-            if errors[i] == nil, Glibc.fsync(fds[i]) != 0 { errors[i] = SystemError("fsync", path: temps[i]) }
-            Glibc.close(fds[i])
-            if errors[i] == nil, Glibc.rename(temps[i], writes[i].path) != 0 {
-                errors[i] = SystemError("rename", path: writes[i].path)
+        for i in writes.indices {
+            guard let (fd, tmp) = open[i] else { continue }
+            var failure: SystemError?
+            do { try FileOps.fsync(fd, path: tmp) } catch { failure = error }
+            Glibc.close(fd)
+            if let failure {
+                Glibc.unlink(tmp)
+                errors[i] = failure
+                continue
             }
-            if errors[i] != nil { Glibc.unlink(temps[i]) }
+            do { try FileOps.renameTemporary(tmp, to: writes[i].path) } catch { errors[i] = error }
         }
         return errors
     }
