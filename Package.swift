@@ -7,7 +7,8 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "hopper",
-    platforms: [.macOS(.v15)],
+    // Linux only: inotify, statfs magic numbers, renameat2, syncfs, /proc, posix_spawn with
+    // setsid. SwiftPM cannot name Linux as a platform; no Apple platform is claimed.
     products: [
         .executable(name: "hopper", targets: ["hopper"]),
         .executable(name: "hopper-bench", targets: ["hopper-bench"]),
@@ -60,7 +61,7 @@ let package = Package(
         ], swiftSettings: strict),
         // The one executable: `hopper submit|validate|status|ls|wait|logs|results|cancel|retry|rerun|clean|daemon`.
         .executableTarget(name: "hopper", dependencies: [
-            "HopperCore", "HopperStore", "HopperDaemon", "HopperExec", "hopper-supervise",
+            "HopperCore", "HopperStore", "HopperDaemon", "hopper-supervise",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -1,7 +1,8 @@
 // Daemon — `hopper daemon`: wires the spool, the store, the watcher and the services.
 //
 // Start-up, in order: create the spool tree; refuse a state directory on a network or FUSE
-// filesystem; take the single-daemon lock (`state/daemon.lock`, flock); open the store; run
+// filesystem; take the single-daemon lock (`state/daemon.lock`, flock) and the spool lease
+// (`system/daemon.lease`: one daemon per spool across hosts, SpoolLease); open the store; run
 // Recovery; start the watcher (its first act is a full scan of the inboxes) and the services.
 // SIGTERM or SIGINT stops intake and exits (a batch in progress finishes first).
 //
@@ -78,6 +79,12 @@ public enum Daemon {
         checkInboxMode(layout.inbox, logger: logger)
         let lock = try acquireLock(layout)
         defer { close(lock) }
+        FallbackLog.install { key, message in
+            logger.warning("fs.fallback", metadata: ["fallback": "\(key)", "reason": "\(message)"])
+        }
+        let renewEvery = Double(options.heartbeatInterval.components.seconds) + Double(options.heartbeatInterval.components.attoseconds) / 1e18
+        let lease = try SpoolLease.acquire(layout, timeout: config.leaseTimeout.seconds, renewEvery: renewEvery, logger: logger)
+        defer { lease.release() }
 
         let store: JobStore
         do { store = try JobStore(path: layout.database) } catch {
@@ -159,6 +166,8 @@ public enum Daemon {
                 .init(service: intakeService),
                 .init(service: heartbeat, successTerminationBehavior: .ignore),
                 .init(service: retention, successTerminationBehavior: .ignore),
+                .init(service: LeaseService(lease: lease, interval: options.heartbeatInterval, logger: logger),
+                      successTerminationBehavior: .ignore),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))

@@ -2,7 +2,8 @@
 // and the control requests (`hopper cancel|retry|rerun|clean`).
 //
 // Write `.NAME.tmp` (a name the daemon ignores), fsync it, rename it to NAME with
-// renameat2(RENAME_NOREPLACE) so an existing file is never replaced, fsync the folder. The
+// renameat2(RENAME_NOREPLACE) so an existing file is never replaced (link(2) and unlink(2) where
+// NFS, SMB or FUSE lack the flag: FileOps.renameNoReplace), fsync the folder. The
 // daemon sees a complete file or none.
 import HopperCore
 #if canImport(Glibc)
@@ -36,21 +37,11 @@ func dropFile(_ bytes: [UInt8], named name: String, into folder: String, mode: m
         throw DropError(stage: .write, cause: error)
     }
     do {
-        try renameNoReplace(tmp, final)
+        try FileOps.renameNoReplace(tmp, final)
     } catch {
         unlink(tmp)
         throw DropError(stage: .rename, cause: error)
     }
     try? FileOps.fsyncDirectory(folder)
     return final
-}
-
-/// renameat2(RENAME_NOREPLACE); filesystems without it (NFS before 4.x servers) get a checked rename.
-func renameNoReplace(_ from: String, _ to: String) throws(SystemError) {
-    do {
-        try FileOps.renameNoReplace(from, to)
-    } catch where error.errno == EINVAL || error.errno == ENOSYS {
-        if FileOps.exists(to) { throw SystemError("rename", path: to, errno: EEXIST) }
-        try FileOps.rename(from, to)
-    }
 }

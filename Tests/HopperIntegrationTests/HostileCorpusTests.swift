@@ -155,7 +155,7 @@ extension Integration {
         /// Puts one case into the inbox. Returns false when it cannot be made here (a device
         /// node without CAP_MKNOD).
         func make(_ c: HostileCase, index: Int, spool: TestSpool, goodOutside: String) throws -> Bool {
-            let target = bytePath(spool.layout.inbox, c.name)
+            let target = bytePath(spool.writerLayout.inbox, c.name)  // from below on a shared drive
             let temporary = spool.base + "/.case-\(index).tmp"
             let steps = "steps: [{name: ok, run: \"true\"}]\n"
             switch c.source {
@@ -248,9 +248,9 @@ extension Integration {
             #expect(files == listed, "not listed: \(files.subtracting(listed)); missing: \(listed.subtracting(files))")
         }
 
-        @Test func everyCaseIsRejectedWithItsReasonAndTheDaemonKeepsWorking() throws {
+        @Test(arguments: SpoolPlace.allCases) func everyCaseIsRejectedWithItsReasonAndTheDaemonKeepsWorking(on place: SpoolPlace) throws {
             let cases = try HostileCorpus.load()
-            let spool = try TestSpool()
+            let spool = try TestSpool(on: place)
             try startUnprivileged(spool)
             let goodOutside = spool.base + "/outside.yaml"
             try trueManifest("outside the inbox").write(toFile: goodOutside, atomically: true, encoding: .utf8)

@@ -11,8 +11,8 @@ import Glibc
 
 extension Integration {
     @Suite struct Intake {
-        @Test func acceptedManifestBecomesPendingJob() throws {
-            let spool = try TestSpool(config: "max_running: 1")
+        @Test(arguments: SpoolPlace.allCases) func acceptedManifestBecomesPendingJob(on place: SpoolPlace) throws {
+            let spool = try TestSpool(config: "max_running: 1", on: place)
             try spool.startDaemon()
             // Occupy the only slot, so that the job stays pending.
             try spool.drop("busy.yaml", "steps: [{name: a, run: \"sleep 30\"}]\n")
@@ -51,8 +51,8 @@ extension Integration {
             #expect(spool.stopDaemon() == 0)
         }
 
-        @Test func invalidManifestIsRejectedWithPositions() throws {
-            let spool = try TestSpool()
+        @Test(arguments: SpoolPlace.allCases) func invalidManifestIsRejectedWithPositions(on place: SpoolPlace) throws {
+            let spool = try TestSpool(on: place)
             try spool.startDaemon()
             try spool.drop("S002.yaml", """
                 workflow: demo
@@ -75,8 +75,8 @@ extension Integration {
             #expect(show.stderr.contains("S002.yaml:4:1:"))
         }
 
-        @Test func duplicateIDIsRejectedAndNeverRunsTwice() throws {
-            let spool = try TestSpool()
+        @Test(arguments: SpoolPlace.allCases) func duplicateIDIsRejectedAndNeverRunsTwice(on place: SpoolPlace) throws {
+            let spool = try TestSpool(on: place)
             try spool.startDaemon()
             try spool.drop("dup.yaml", demoManifest())
             #expect(eventually { spool.isAccepted("dup") })
@@ -144,16 +144,30 @@ extension Integration {
             #expect(spool.logText().contains("is on nfs"), "\(spool.logText())")
         }
 
-        @Test func secondDaemonOnSameSpoolIsRefused() throws {
-            let spool = try TestSpool()
+        @Test(arguments: SpoolPlace.allCases) func secondDaemonOnSameSpoolIsRefused(on place: SpoolPlace) throws {
+            let spool = try TestSpool(on: place)
             let first = try spool.startDaemon()
             let second = try runProgram(Paths.hopper, ["daemon", "--config", spool.configPath])
             #expect(second.code == 1)
             #expect(second.stderr.contains("another hopper daemon (pid \(first.processIdentifier)) is already running"), "\(second.stderr)")
+            // A second host (or unit) with its own state/ on its own disk: refused by the spool
+            // lease, naming the holder's host, pid and state folder.
+            let otherConfig = spool.base + "/other.yaml"
+            try "spool: \(spool.root)\nstate: \(spool.base)/other-state\nworkflows: \(spool.workflows)\nmin_free_space: 0\n"
+                .write(toFile: otherConfig, atomically: true, encoding: .utf8)
+            let host = hostName()
+            for env in [[:], ["HOPPER_FAKE_HOSTNAME": "login2"]] {
+                let third = try runProgram(Paths.hopper, ["daemon", "--config", otherConfig], env: env)
+                #expect(third.code == 1)
+                let whereText = env.isEmpty ? "on this host (\(host))" : "on host \(host)"
+                #expect(third.stderr.contains("another hopper daemon (pid \(first.processIdentifier)) is already running on \(spool.root): \(whereText), state \(spool.layout.state)"), "\(third.stderr)")
+            }
+            #expect(!FileOps.exists(spool.base + "/other-state/hopper.sqlite"))
+            #expect(first.isRunning)
         }
 
-        @Test func filesPresentAtStartAreFoundByStartupScan() throws {
-            let spool = try TestSpool()
+        @Test(arguments: SpoolPlace.allCases) func filesPresentAtStartAreFoundByStartupScan(on place: SpoolPlace) throws {
+            let spool = try TestSpool(on: place)
             try spool.startDaemon()
             #expect(spool.stopDaemon() == 0)
             #expect(spool.heartbeat()?.state == "stopped")

@@ -70,8 +70,8 @@ func processes(matching marker: String) -> [Int32] {
 
 extension Integration {
     @Suite struct Run {
-        @Test func stepsRunInOrderWithTheirEnvironmentAndParamsNeverBecomeCode() throws {
-            let spool = try TestSpool()
+        @Test(arguments: SpoolPlace.allCases) func stepsRunInOrderWithTheirEnvironmentAndParamsNeverBecomeCode(on place: SpoolPlace) throws {
+            let spool = try TestSpool(on: place)
             try spool.startDaemon()
             let marker = spool.base + "/pwned"
             try "data".write(toFile: spool.root + "/input.txt", atomically: true, encoding: .utf8)
@@ -140,8 +140,8 @@ extension Integration {
             #expect(s.steps[0].state == .skipped && s.steps[0].attempts.isEmpty)
         }
 
-        @Test func retriesWithBackoffKeepEveryAttempt() throws {
-            let spool = try TestSpool()
+        @Test(arguments: SpoolPlace.allCases) func retriesWithBackoffKeepEveryAttempt(on place: SpoolPlace) throws {
+            let spool = try TestSpool(on: place)
             try spool.startDaemon()
             let counter = spool.base + "/count"
             try spool.drop("retry1.yaml", """
@@ -219,8 +219,8 @@ extension Integration {
             #expect(eventually(timeout: 5) { processes(matching: "sleep 3021").isEmpty })
         }
 
-        @Test func cancelKillsEveryProcessOfTheStepWithinFiveSeconds() throws {
-            let spool = try TestSpool()
+        @Test(arguments: SpoolPlace.allCases) func cancelKillsEveryProcessOfTheStepWithinFiveSeconds(on place: SpoolPlace) throws {
+            let spool = try TestSpool(on: place)
             try spool.startDaemon()
             try spool.drop("c1.yaml", """
                 steps:
@@ -259,8 +259,8 @@ extension Integration {
             #expect(!FileOps.exists(spool.base + "/started"))
         }
 
-        @Test func retryResumesAtTheFailedStep() throws {
-            let spool = try TestSpool()
+        @Test(arguments: SpoolPlace.allCases) func retryResumesAtTheFailedStep(on place: SpoolPlace) throws {
+            let spool = try TestSpool(on: place)
             try spool.startDaemon()
             let flag = spool.base + "/fixed", counts = spool.base + "/counts"
             try spool.drop("rt.yaml", """
@@ -304,8 +304,8 @@ extension Integration {
             #expect(FileOps.exists(spool.layout.status("rr")))
         }
 
-        @Test func daemonKilledMidStepResumesAndTheStepRunsOnce() throws {
-            let spool = try TestSpool()
+        @Test(arguments: SpoolPlace.allCases) func daemonKilledMidStepResumesAndTheStepRunsOnce(on place: SpoolPlace) throws {
+            let spool = try TestSpool(on: place)
             try spool.startDaemon()
             let counter = spool.base + "/ran"
             try spool.drop("k1.yaml", """

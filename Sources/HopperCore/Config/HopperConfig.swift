@@ -23,6 +23,7 @@
 // | `log_level`         | debug … error        | `info`                           |                                        |
 // | `max_log_size`      | size > 0             | `100M`                           | per step log; the rest is dropped      |
 // | `kill_grace`        | duration ≥ 0         | `10s`                            | SIGTERM → SIGKILL on cancel/timeout    |
+// | `lease_timeout`     | duration > 0         | `60s`                            | another host's unrenewed spool lease   |
 // | `snakemake`         | path                 | `$HOPPER_SNAKEMAKE`, PATH, `<workflows>/../.venv/snakemake/bin/snakemake` | for `snakemake:` steps |
 // | `queues`            | name → QueueConfig   | none                             | `inbox/<name>/` defaults               |
 // | `slurm`             | SlurmConfig          | see SlurmConfig.swift            | poll interval, partition, account, qos |
@@ -96,6 +97,9 @@ public struct HopperConfig: Sendable, Equatable {
     public var maxLogSize = ByteSize.mib(100)
     /// `kill_grace:` on cancel or timeout, SIGTERM to the step's process group, then SIGKILL after this.
     public var killGrace = DurationValue(seconds: 10, text: "10s")
+    /// `lease_timeout:` the spool lease (`system/daemon.lease`) of a daemon on another host that
+    /// has not been renewed this long is taken over by a daemon starting on the spool.
+    public var leaseTimeout = DurationValue(seconds: 60, text: "60s")
     /// `snakemake:` the Snakemake executable for `snakemake:` steps. Default: `$HOPPER_SNAKEMAKE`,
     /// then `snakemake` on PATH, then the venv `scripts/setup-snakemake` makes beside Workflows/.
     public var snakemake: String?
@@ -205,7 +209,7 @@ extension HopperConfig {
 
     static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
                        "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
-                       "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "snakemake",
+                       "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "lease_timeout", "snakemake",
                        "notify_timeout", "retention", "allow_users", "deny_users", "min_uid", "job_mode", "job_group", "max_steps", "max_result_size", "slurm"]
 
     /// Reads and checks a config file; relative paths are resolved against its directory.
@@ -275,6 +279,7 @@ extension HopperConfig {
             case "min_free_space": config.minFreeSpace = c.size(value, k, allowZero: true) ?? config.minFreeSpace
             case "max_log_size": config.maxLogSize = c.size(value, k) ?? config.maxLogSize
             case "kill_grace": config.killGrace = c.duration(value, k, allowZero: true) ?? config.killGrace
+            case "lease_timeout": config.leaseTimeout = c.duration(value, k) ?? config.leaseTimeout
             case "snakemake": config.snakemake = path(value, k, &c)
             case "log_level": config.logLevel = c.choice(value, k, LogLevel.self) ?? config.logLevel
             case "queues": config.queues = decodeQueues(value, k, &c)

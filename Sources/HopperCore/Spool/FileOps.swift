@@ -147,11 +147,10 @@ public enum FileOps {
         if Glibc.rename(from, to) != 0 { throw SystemError("rename", path: "\(from) -> \(to)") }
     }
 
-    /// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing `to`.
+    /// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing `to`; with a
+    /// fallback where the filesystem lacks the flag (FileOps+NoReplace.swift).
     public static func renameNoReplace(_ from: String, _ to: String) throws(SystemError) {
-        if hopper_renameat2(AT_FDCWD, from, AT_FDCWD, to, UInt32(HOPPER_RENAME_NOREPLACE)) != 0 {
-            throw SystemError("renameat2", path: "\(from) -> \(to)")
-        }
+        try renameNoReplace(from, to: to)
     }
 
     /// mkdir(2); an existing directory is fine.

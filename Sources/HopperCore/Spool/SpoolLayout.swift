@@ -28,6 +28,8 @@ public struct SpoolLayout: Sendable, Equatable {
     public var database: String { state + "/hopper.sqlite" }
     public var lockFile: String { state + "/daemon.lock" }
     public var heartbeat: String { system + "/status.json" }
+    /// `system/daemon.lease`: which daemon (host, pid, state) serves this spool (SpoolLease).
+    public var lease: String { system + "/daemon.lease" }
 
     public func inbox(queue: String?) -> String { queue.map { inbox + "/" + $0 } ?? inbox }
     public func job(_ id: String) -> String { outbox + "/" + id }

@@ -120,12 +120,22 @@ public final class Intake {
         }
     }
 
+    /// syncfs(2) makes the outbox durable only on a local filesystem: on FUSE it returns 0
+    /// having done nothing (the FUSE daemon is never asked), on NFS it commits nothing the
+    /// server has not. There every manifest is fsynced on its own.
+    let syncfsWorks: Bool
+
     public init(layout: SpoolLayout, store: JobStore, catalog: WorkflowCatalog?, settings: IntakeSettings, logger: Logger) {
         self.layout = layout
         self.store = store
         self.catalog = catalog
         self.settings = settings
         self.logger = logger
+        let kind = try? FileSystemKind.of(path: layout.outbox)
+        syncfsWorks = !(kind?.isNetwork ?? false)
+        if !syncfsWorks {
+            FallbackLog.note("syncfs.fsync", "the outbox is on \(kind?.name ?? "?"), where syncfs(2) does not make files durable: each accepted manifest is fsynced on its own")
+        }
     }
 
     struct Accepted {
@@ -229,7 +239,7 @@ public final class Intake {
         default:
             return reject(c, "not a regular file", "the file is not a regular file")
         }
-        if st.st_nlink > 1 {
+        if st.st_nlink > 1 && !Intake.twinSettles(c, st) {
             return reject(c, "hard link", "the file has \(st.st_nlink) hard links; copy the manifest into the inbox instead of linking it")
         }
         if Int(st.st_size) > settings.maxManifestSize {
@@ -315,7 +325,7 @@ public final class Intake {
     /// Stages, makes durable, commits by rename, indexes. Returns the committed jobs.
     func commit(_ jobs: inout [Accepted]) -> [AcceptedJob] {
         guard !jobs.isEmpty else { return [] }
-        let bulk = jobs.count >= settings.syncfsThreshold
+        let bulk = jobs.count >= settings.syncfsThreshold && syncfsWorks
         var ready: [Accepted] = []
         for job in jobs {
             do {
@@ -414,6 +424,33 @@ public final class Intake {
         return committed.map { AcceptedJob(id: $0.id, status: $0.status, uid: $0.uid, manifest: $0.manifest) }
     }
 
+    /// A drop on NFS, SMB or FUSE, where rename without replacing is link(2) then unlink(2)
+    /// (`hopper submit`, FileOps.renameNoReplace), has two names for a moment — the file and
+    /// its `.NAME.tmp` — and a client's attribute cache (FUSE's attr_timeout, NFS's acregmin)
+    /// can show two links for a while after. A link made within the last 2 s is watched until
+    /// the temporary name has gone and a fresh look shows one link (open(2) revalidates
+    /// attributes on NFS): true then. An older second link is the dropper's doing: rejected.
+    static func twinSettles(_ c: DropCandidate, _ st: stat) -> Bool {
+        let twin = c.folder + "/." + c.name + ".tmp"
+        let deadline = Timestamp.now() + 3
+        while Timestamp.now() < deadline {
+            var t = stat()
+            let twinThere = Glibc.lstat(twin, &t) == 0 && t.st_ino == st.st_ino && t.st_dev == st.st_dev
+            if !twinThere {
+                var now = stat()
+                let fd = Glibc.open(c.path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC)
+                let looked = fd >= 0 ? fstat(fd, &now) : Glibc.lstat(c.path, &now)
+                if fd >= 0 { Glibc.close(fd) }
+                guard looked == 0, now.st_ino == st.st_ino, now.st_dev == st.st_dev else { return false }
+                if now.st_nlink == 1 { return true }
+                let changed = Double(now.st_ctim.tv_sec) + Double(now.st_ctim.tv_nsec) / 1e9
+                if Timestamp.now() - changed > 2 { return false }
+            }
+            usleep(5_000)
+        }
+        return false
+    }
+
     /// True when `path` (not followed) is the regular file open as `fd`: same device and inode.
     static func isSameRegularFile(_ fd: Int32, _ path: String) -> Bool {
         var open = stat()
@@ -467,14 +504,17 @@ public final class Intake {
         defer { Glibc.close(dirFD) }
         for n in 1...10_000 {
             let name = n == 1 ? drop.candidate.name : "\(drop.candidate.name).\(n)"
-            if hopper_renameat2(AT_FDCWD, drop.candidate.path, dirFD, name, UInt32(HOPPER_RENAME_NOREPLACE)) == 0 {
+            do {
+                try FileOps.renameNoReplace(drop.candidate.path, to: name, toDir: dirFD, path: dir + "/" + name)
                 Glibc.fsync(dirFD)
                 try? FileOps.fsyncDirectory(drop.candidate.folder)
                 return
+            } catch where error.errno == EEXIST {
+                continue
+            } catch {
+                logger.error("request.move_failed", metadata: ["file": "\(drop.candidate.path)", "error": "\(error)"])
+                return
             }
-            if errno == EEXIST { continue }
-            logger.error("request.move_failed", metadata: ["file": "\(drop.candidate.path)", "error": "\(SystemError("renameat2", path: dir + "/" + name))"])
-            return
         }
     }
 

@@ -86,7 +86,13 @@ final class TestSpool {
     let root: String
     let workflows: String
     let configPath: String
-    var layout: SpoolLayout { SpoolLayout(root: root) }
+    /// The spool as the daemon sees it (its `state/` is kept on local disk on a shared drive).
+    var layout: SpoolLayout { SpoolLayout(root: root, state: sharedDrive == nil ? nil : base + "/state") }
+    /// On a shared drive: the folder under the FUSE mount, where another host's writes land.
+    let sharedDrive: BindMount?
+    /// The spool as a writer on another host sees it: the folder under the mount on a shared
+    /// drive, else the spool itself. Drops go here.
+    var writerLayout: SpoolLayout { SpoolLayout(root: sharedDrive?.lower ?? root) }
     private(set) var daemon: Process?
     private var daemonLogs: [String] = []
     var extraEnv: [String: String] = [:]
@@ -94,12 +100,15 @@ final class TestSpool {
     var launcher: [String] = []
 
     /// A fresh spool under /tmp with the repository's Workflows/ and a config tuned for tests.
-    init(config extra: String = "", copyWorkflows: Bool = true) throws {
+    /// `on: .sharedDrive`: the spool is a bindfs (FUSE) mount of a folder beside it, written
+    /// from below as another NFS client would (SharedDrive.swift); `state:` stays on local disk.
+    init(config extra: String = "", copyWorkflows: Bool = true, on place: SpoolPlace = .localDisk) throws {
         base = FileManager.default.temporaryDirectory.appendingPathComponent("hopper-it-\(UUID().uuidString.prefix(8))").path
         root = base + "/spool"
         workflows = base + "/Workflows"
         configPath = base + "/config.yaml"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        sharedDrive = place == .sharedDrive ? try BindMount(lower: base + "/lower", mountPoint: root) : nil
         if copyWorkflows {
             try FileManager.default.copyItem(atPath: Paths.repo + "/Workflows", toPath: workflows)
         } else {
@@ -112,6 +121,7 @@ final class TestSpool {
             settle: 200ms
             rescan_interval: 5s
             log_level: info
+            \(sharedDrive == nil ? "" : "state: \(base)/state\nmin_free_space: 0")
             \(extra)
             """
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -120,6 +130,7 @@ final class TestSpool {
     deinit {
         if let d = daemon, d.isRunning { kill(d.processIdentifier, SIGCONT); kill(d.processIdentifier, SIGKILL); d.waitUntilExit() }
         killSteps()
+        sharedDrive?.unmount()
         try? FileManager.default.removeItem(atPath: base)
     }
 
@@ -200,8 +211,9 @@ final class TestSpool {
     // MARK: files
 
     /// Drops a manifest the safe way: `.name.tmp`, then rename into the inbox (or a queue).
+    /// On a shared drive it is written below the mount, as another host's client would.
     func drop(_ name: String, _ content: String, queue: String? = nil) throws {
-        let folder = layout.inbox(queue: queue)
+        let folder = writerLayout.inbox(queue: queue)
         let tmp = folder + "/." + name + ".tmp"
         try content.write(toFile: tmp, atomically: false, encoding: .utf8)
         guard rename(tmp, folder + "/" + name) == 0 else { throw TestFailure("rename failed: \(errno)") }
