@@ -61,6 +61,7 @@ public enum Daemon {
             throw DaemonError("cannot create the spool at \(layout.root): \(error)")
         }
         // Acceptance is a rename from inbox/ into outbox/: both must be on one filesystem.
+        // silent: both were just created; were one unreadable, the rename at acceptance says so per file.
         if let i = try? FileOps.lstat(layout.inbox), let o = try? FileOps.lstat(layout.outbox), i.st_dev != o.st_dev {
             throw DaemonError("\(layout.inbox) and \(layout.outbox) are on different filesystems; acceptance is a rename, so they must share one")
         }
@@ -185,7 +186,7 @@ public enum Daemon {
     /// A shared inbox should be writable by all with the sticky bit (1733 or 1777, like /tmp):
     /// without it, any user may remove or replace another's manifest before the daemon takes it.
     static func checkInboxMode(_ inbox: String, logger: Logger) {
-        guard let st = try? FileOps.lstat(inbox) else { return }
+        guard let st = try? FileOps.lstat(inbox) else { return }   // silent: a warning only; the inbox was just created
         let mode = st.st_mode & 0o7777
         if mode & 0o002 != 0 && mode & 0o1000 == 0 {
             logger.warning("inbox.unsafe_mode", metadata: [
@@ -200,6 +201,7 @@ public enum Daemon {
         let fd = open(layout.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DaemonError("cannot open \(layout.lockFile): \(SystemError("open", path: layout.lockFile).message)") }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            // silent: the pid is for the message; "?" says it could not be read.
             let other = (try? FileOps.readUpTo(fd, limit: 32, path: layout.lockFile)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
             close(fd)
             throw DaemonError("another hopper daemon (pid \(other.trimmingCharacters())) is already running on \(layout.root)")

@@ -4,6 +4,7 @@ import HopperStore
 import HopperWatch
 import Logging
 import ServiceLifecycle
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,6 +21,7 @@ public final class HeartbeatService: Service {
     let diskGuard: DiskGuard?
     let reload: ReloadFlag?
     let logger: Logger
+    private let storeFailing = Mutex(false)
 
     public init(layout: SpoolLayout, store: JobStore, watcher: InboxWatcher, stats: IntakeStats, interval: Duration,
                 notifier: SystemdNotifier, metrics: Metrics, diskGuard: DiskGuard? = nil, reload: ReloadFlag? = nil, logger: Logger) {
@@ -39,6 +41,7 @@ public final class HeartbeatService: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let status = write(state: "running")
             notifier.watchdog(status: Self.summary(status))
+            // silent: the sleep ends early on shutdown, which the loop condition sees.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
         if reload?.requested == true {
@@ -61,6 +64,7 @@ public final class HeartbeatService: Service {
         gethostname(&host, host.count)
         let snapshot = stats.snapshot
         if let diskGuard, diskGuard.check() { watcher.rescanNow() }
+        let storeProblem = checkStore()
         var status = SystemStatus(
             pid: getpid(), host: String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self),
             startedAt: startedAt, heartbeatAt: Timestamp.rfc3339(),
@@ -69,10 +73,16 @@ public final class HeartbeatService: Service {
             inboxes: watcher.watchModes().map { SystemStatus.Inbox(path: $0.folder, queue: queueName($0.folder), mode: $0.mode.rawValue) },
             intake: .init(paused: diskGuard?.paused ?? false, reason: diskGuard?.reason,
                           accepted: snapshot.accepted, rejected: snapshot.rejected),
-            jobs: (try? store.countsByState()) ?? [:])
+            jobs: store.logged("countsByState", logger: logger) { try $0.countsByState() } ?? [:])
         if let diskGuard {
             status.disk = diskGuard.volumes
             status.minFreeBytes = diskGuard.minFree
+        }
+        status.store = SystemStatus.Store(ok: storeProblem == nil, path: store.path, error: storeProblem?.message,
+                                          since: storeProblem.map { Timestamp.rfc3339($0.since) })
+        if let storeProblem {
+            status.intake.paused = true
+            status.intake.reason = "the store \(store.path) fails (\(storeProblem.message)): intake is paused, dropped files stay in the inbox until it works again"
         }
         do {
             try FileOps.writeAtomically(layout.heartbeat, try JSON.pretty(status), durable: false)
@@ -83,6 +93,30 @@ public final class HeartbeatService: Service {
             logger.warning("heartbeat.write_failed", metadata: ["error": "\(error)"])
         }
         return status
+    }
+
+    /// A store that failed is probed with a write at every beat; the first failure and the
+    /// recovery are logged once each, and at recovery the inboxes are scanned again (intake
+    /// skipped their files meanwhile). Returns the problem, nil when the store works.
+    func checkStore() -> StoreProblem? {
+        if store.problem != nil {
+            do { try store.probe() } catch {
+                // Still failing: the problem (updated by the probe itself) is reported below.
+            }
+        }
+        let problem = store.problem
+        let was = storeFailing.withLock { failing -> Bool in
+            defer { failing = problem != nil }
+            return failing
+        }
+        if let problem, !was {
+            logger.critical("store.failing", metadata: ["path": "\(store.path)", "error": "\(problem.message)",
+                                                        "action": "intake paused; dropped files stay in the inbox"])
+        } else if problem == nil && was {
+            logger.notice("store.recovered", metadata: ["path": "\(store.path)"])
+            watcher.rescanNow()
+        }
+        return problem
     }
 
     func queueName(_ folder: String) -> String? {

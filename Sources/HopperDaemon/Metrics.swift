@@ -59,10 +59,11 @@ public final class Metrics: Sendable {
     /// Manifests waiting in the inbox and its queue folders (names the drop protocol takes).
     public static func backlog(_ layout: SpoolLayout) -> Int {
         var n = 0
+        // silent: a backlog gauge; an unreadable inbox counts 0 and the intake reports it.
         for name in (try? FileOps.listDirectory(layout.inbox)) ?? [] {
             if DropNames.isCandidate(name) { n += 1; continue }
             guard Names.isValid(name), FileOps.isDirectory(layout.inbox + "/" + name) else { continue }
-            n += ((try? FileOps.listDirectory(layout.inbox + "/" + name)) ?? []).filter(DropNames.isCandidate).count
+            n += ((try? FileOps.listDirectory(layout.inbox + "/" + name)) ?? []).filter(DropNames.isCandidate).count   // silent: as above
         }
         return n
     }

@@ -21,7 +21,7 @@ extension Scheduler {
     /// Renames aside what has expired; returns the paths to delete.
     func expire(_ what: JobStore.Expiry, olderThan limit: DurationValue, now: Double) -> [String] {
         let cutoff = Timestamp.rfc3339(now - limit.seconds)
-        guard let ids = try? store.expiryCandidates(what, before: cutoff) else { return [] }
+        guard let ids = store.logged("expiryCandidates", logger: logger, { try $0.expiryCandidates(what, before: cutoff) }) else { return [] }
         var doomed: [String] = []
         for id in ids where running[id] == nil && !pendingIDs.contains(id) && waitList[id] == nil {
             let path = what == .workspace ? layout.workspace(id) : layout.job(id)
@@ -40,7 +40,7 @@ extension Scheduler {
                     continue
                 }
             }
-            try? store.markExpired(id: id, what)
+            _ = store.logged("markExpired", job: id, logger: logger) { try $0.markExpired(id: id, what) }
             logger.info("job.expired", metadata: ["job.id": "\(id)", "retention.what": "\(noun)", "retention.after": "\(limit.text)"])
         }
         return doomed
@@ -61,12 +61,14 @@ public final class RetentionService: Service {
         // Trees a previous daemon renamed aside but did not finish deleting.
         var leftovers: [String] = []
         for dir in [layout.workspaces, layout.outbox] {
+            // silent: leftovers are looked for again at the next start.
             for name in (try? FileOps.listDirectory(dir)) ?? [] where name.hasPrefix(".expired-") { leftovers.append(dir + "/" + name) }
         }
         await remove(leftovers)
         guard retention.workspaces != nil || retention.outbox != nil else { return }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             await pass()
+            // silent: the sleep ends early on shutdown, which the loop condition sees.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.retention.interval.duration) }
         }
     }

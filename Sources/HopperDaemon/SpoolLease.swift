@@ -133,7 +133,7 @@ public final class SpoolLease: Sendable {
             throw error
         }
         if link(tmp, path) == 0 {
-            try? FileOps.fsyncDirectory(dir)   // best effort: a lease lost to a power cut is taken anew at start
+            try? FileOps.fsyncDirectory(dir)   // silent, best effort: a lease lost to a power cut is taken anew at start
             return true
         }
         let e = errno
@@ -209,12 +209,14 @@ public final class SpoolLease: Sendable {
     }
 
     static func read(_ path: String) -> LeaseRecord? {
+        // silent: a lease that is missing or torn is judged by the caller (nil: none, or stale by its age).
         guard let bytes = try? FileOps.readFile(path, limit: 64 << 10) else { return nil }
-        return try? JSON.decode(LeaseRecord.self, from: bytes)
+        return try? JSON.decode(LeaseRecord.self, from: bytes)   // silent: as above
     }
 
     /// Field 22 of /proc/PID/stat: the process's start time in clock ticks since boot; 0 if gone.
     static func processStart(_ pid: Int32) -> UInt64 {
+        // silent: no /proc entry means no such process (0).
         guard let bytes = try? FileOps.readFile("/proc/\(pid)/stat", limit: 4096),
               let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return 0 }
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
@@ -231,6 +233,7 @@ extension LeaseRecord {
     static func mine(state: String) -> LeaseRecord {
         let now = Timestamp.now()
         let host = ProcessEnvironment.value(fakeHostVariable) ?? hostName()
+        // silent: without a boot id a reboot is not detected, and the pid check still holds.
         let boot = (try? FileOps.readFile("/proc/sys/kernel/random/boot_id", limit: 64))
             .map { String(decoding: $0, as: UTF8.self).filter { !$0.isWhitespace } } ?? ""
         return LeaseRecord(host: host, pid: getpid(), bootID: boot, pidStart: SpoolLease.processStart(getpid()),
@@ -272,6 +275,7 @@ public final class LeaseService: Service {
                 if !failing { logger.error("lease.renew_failed", metadata: ["path": "\(lease.path)", "error": "\(error)"]) }
                 failing = true
             }
+            // silent: the sleep ends early on shutdown, which the loop condition sees.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
     }

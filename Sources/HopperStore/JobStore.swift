@@ -9,6 +9,7 @@
 // (SQLite's locking is unreliable on NFS); the daemon checks that before opening it.
 import GRDB
 import HopperCore
+import Synchronization
 
 public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "job"
@@ -48,10 +49,51 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// A store that failed: what failed, and since when (the first failure of the spell).
+public struct StoreProblem: Sendable, Equatable {
+    public var message: String
+    public var since: Double
+}
+
 public final class JobStore: Sendable {
     public let path: String
     private let writer: any DatabaseWriter
     private let reader: any DatabaseReader
+    private let health = Mutex<StoreProblem?>(nil)
+
+    /// Set by any failed call (read-only, full, corrupt) and cleared by the next write that
+    /// works: the daemon pauses intake and says so in its heartbeat while it is set.
+    public var problem: StoreProblem? { health.withLock { $0 } }
+
+    /// A write that changes nothing of the jobs: does the store take writes (again)?
+    public func probe() throws {
+        try write { db in try db.execute(sql: "INSERT OR REPLACE INTO probe(id, at) VALUES (1, ?)", arguments: [Timestamp.rfc3339()]) }
+    }
+
+    private func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        do {
+            let result = try writer.write(updates)
+            health.withLock { $0 = nil }
+            return result
+        } catch {
+            note(error)
+            throw error
+        }
+    }
+
+    private func read<T>(_ value: (Database) throws -> T) throws -> T {
+        do { return try reader.read(value) } catch {
+            note(error)
+            throw error
+        }
+    }
+
+    private func note(_ error: any Error) {
+        let message = "\(error)"
+        health.withLock { p in
+            if p == nil { p = StoreProblem(message: message, since: Timestamp.now()) } else { p!.message = message }
+        }
+    }
 
     /// Opens (and migrates) the store for the daemon.
     public init(path: String) throws {
@@ -109,6 +151,13 @@ public final class JobStore: Sendable {
             // outbox entry is gone keeps its row, so its id stays taken (a re-drop never runs).
             try db.alter(table: "job") { t in t.add(column: "expired", .integer).notNull().defaults(to: 0) }
         }
+        m.registerMigration("v4: probe") { db in
+            // One row the daemon rewrites to learn whether a store that failed takes writes again.
+            try db.create(table: "probe") { t in
+                t.column("id", .integer).primaryKey()
+                t.column("at", .text)
+            }
+        }
         return m
     }
 
@@ -116,7 +165,7 @@ public final class JobStore: Sendable {
     /// `plans` holds the resolved manifest of each job, as JSON.
     public func insert(_ records: [JobRecord], plans: [String: String] = [:]) throws {
         guard !records.isEmpty else { return }
-        try writer.write { db in
+        try write { db in
             for r in records {
                 try r.upsert(db)
                 if let plan = plans[r.id] {
@@ -127,13 +176,13 @@ public final class JobStore: Sendable {
     }
 
     public func plan(id: String) throws -> String? {
-        try reader.read { db in try String.fetchOne(db, sql: "SELECT plan FROM job WHERE id = ?", arguments: [id]) }
+        try read { db in try String.fetchOne(db, sql: "SELECT plan FROM job WHERE id = ?", arguments: [id]) }
     }
 
     /// Ids of jobs in `states` whose stored plan (JSON) has the top-level key `key`, in one
     /// query: a prefilter, so start-up need not fetch and decode every pending job's plan.
     public func ids(inStates states: [JobState], withPlanKey key: String) throws -> Set<String> {
-        try reader.read { db in
+        try read { db in
             Set(try String.fetchAll(db, JobRecord.select(Column("id"))
                 .filter(states.map(\.rawValue).contains(Column("state")))
                 .filter(Column("plan").like("%\"\(key)\":%"))))
@@ -141,12 +190,12 @@ public final class JobStore: Sendable {
     }
 
     public func setPlan(id: String, plan: String) throws {
-        try writer.write { db in try db.execute(sql: "UPDATE job SET plan = ? WHERE id = ?", arguments: [plan, id]) }
+        try write { db in try db.execute(sql: "UPDATE job SET plan = ? WHERE id = ?", arguments: [plan, id]) }
     }
 
     /// Records a job's new state. A job that runs again (retry, rerun) has a workspace again.
     public func setState(id: String, state: JobState) throws {
-        try writer.write { db in
+        try write { db in
             // A cached statement: parsed once, not for each of the two state changes of every job.
             try db.cachedStatement(sql: "UPDATE job SET state = ?, updated_at = ?, expired = CASE WHEN ? THEN expired ELSE expired & 2 END WHERE id = ?")
                 .execute(arguments: [state.rawValue, Timestamp.rfc3339(), state.isTerminal, id])
@@ -162,7 +211,7 @@ public final class JobStore: Sendable {
     /// yet removed, oldest first, at most `limit`.
     public func expiryCandidates(_ what: Expiry, before cutoff: String, limit: Int = 1000) throws -> [String] {
         let terminal = [JobState.completed, .failed, .cancelled].map(\.rawValue)
-        return try reader.read { db in
+        return try read { db in
             try String.fetchAll(db, sql: """
                 SELECT id FROM job WHERE state IN (?, ?, ?) AND updated_at < ? AND (expired & ?) = 0
                 ORDER BY updated_at LIMIT ?
@@ -171,58 +220,58 @@ public final class JobStore: Sendable {
     }
 
     public func markExpired(id: String, _ what: Expiry) throws {
-        try writer.write { db in
+        try write { db in
             try db.execute(sql: "UPDATE job SET expired = expired | ? WHERE id = ?", arguments: [what.rawValue, id])
         }
     }
 
     /// Whether retention removed the job's outbox entry (its row stays to keep the id taken).
     public func outboxExpired(id: String) throws -> Bool {
-        try reader.read { db in
+        try read { db in
             (try Int.fetchOne(db, sql: "SELECT expired FROM job WHERE id = ?", arguments: [id]) ?? 0) & 2 != 0
         }
     }
 
     public func expiredOutboxIDs() throws -> Set<String> {
-        try reader.read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job WHERE (expired & 2) != 0")) }
+        try read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job WHERE (expired & 2) != 0")) }
     }
 
     /// Jobs in the given states, oldest first (the scheduler's start-up load).
     public func jobs(inStates states: [JobState]) throws -> [JobRecord] {
-        try reader.read { db in
+        try read { db in
             try JobRecord.filter(states.map(\.rawValue).contains(Column("state")))
                 .order(Column("submitted_at"), Column("seq")).fetchAll(db)
         }
     }
 
     public func contains(id: String) throws -> Bool {
-        try reader.read { db in try JobRecord.filter(Column("id") == id).fetchCount(db) > 0 }
+        try read { db in try JobRecord.filter(Column("id") == id).fetchCount(db) > 0 }
     }
 
     /// The ids among `ids` that the store already knows.
     public func existing(_ ids: [String]) throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
-        return try reader.read { db in
+        return try read { db in
             Set(try String.fetchAll(db, JobRecord.select(Column("id")).filter(ids.contains(Column("id")))))
         }
     }
 
     public func allIDs() throws -> Set<String> {
-        try reader.read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job")) }
+        try read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job")) }
     }
 
     public func delete(ids: [String]) throws {
         guard !ids.isEmpty else { return }
-        try writer.write { db in _ = try JobRecord.filter(ids.contains(Column("id"))).deleteAll(db) }
+        try write { db in _ = try JobRecord.filter(ids.contains(Column("id"))).deleteAll(db) }
     }
 
     public func job(id: String) throws -> JobRecord? {
-        try reader.read { db in try JobRecord.filter(Column("id") == id).fetchOne(db) }
+        try read { db in try JobRecord.filter(Column("id") == id).fetchOne(db) }
     }
 
     /// Jobs newest first, optionally filtered by state and owner.
     public func list(state: String? = nil, owner: String? = nil, limit: Int? = nil) throws -> [JobRecord] {
-        try reader.read { db in
+        try read { db in
             var q = JobRecord.all()
             if let state { q = q.filter(Column("state") == state) }
             if let owner { q = q.filter(Column("owner") == owner) }
@@ -234,7 +283,7 @@ public final class JobStore: Sendable {
 
     /// Number of jobs in each state.
     public func countsByState() throws -> [String: Int] {
-        try reader.read { db in
+        try read { db in
             var out: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM job GROUP BY state") {
                 out[row["state"]] = row["n"]
@@ -244,6 +293,6 @@ public final class JobStore: Sendable {
     }
 
     public func count() throws -> Int {
-        try reader.read { db in try JobRecord.fetchCount(db) }
+        try read { db in try JobRecord.fetchCount(db) }
     }
 }

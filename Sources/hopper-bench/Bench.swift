@@ -268,7 +268,7 @@ struct JobsBench: ParsableCommand {
             write(tmp)
             let wall = Timestamp.now()
             rename(tmp, "\(spool.layout.inbox)/L\(i).yaml")
-            let record = spool.layout.workspace("L\(i)") + "/.hopper/s.1.json"
+            let record = spool.layout.jobWorkspace("L\(i)").record(step: "s", attempt: 1)
             while !isTerminal(spool.layout, "L\(i)") { usleep(500) }
             guard let bytes = try? FileOps.readFile(record),
                   let text = Optional(String(decoding: bytes, as: UTF8.self)),

@@ -132,6 +132,7 @@ extension Integration.CLI {
         #expect(r.stdout.hasPrefix("daemon     running (state running, pid \(daemon.processIdentifier) on "), "\(r.stdout)")
         #expect(r.stdout.contains("inbox      \(spool.layout.inbox)  inotify"))
         #expect(r.stdout.contains("intake     open; 0 accepted, 0 rejected since start"))
+        #expect(r.stdout.contains("\nstore      ok\n"), "\(r.stdout)")
         #expect(spool.stopDaemon() == 0)
         let stopped = try spool.hopper("system", "--spool", spool.root)
         #expect(stopped.code == 1 && stopped.stdout.hasPrefix("daemon     NOT RUNNING (state stopped"), "\(stopped.stdout)")

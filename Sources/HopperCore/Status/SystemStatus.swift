@@ -53,6 +53,19 @@ public struct SystemStatus: Codable, Sendable, Equatable {
     /// Free space of the outbox and workspaces; intake pauses below `minFreeBytes`.
     public var disk: [Disk]?
     public var minFreeBytes: Int64?
+    /// The daemon's store (`state/hopper.sqlite`): ok, or why not and since when. While it
+    /// fails intake is paused (`intake.paused`) and every dropped file stays where it is.
+    public var store: Store?
+
+    public struct Store: Codable, Sendable, Equatable {
+        public var ok: Bool
+        public var path: String
+        public var error: String?
+        public var since: String?
+        public init(ok: Bool, path: String, error: String? = nil, since: String? = nil) {
+            self.ok = ok; self.path = path; self.error = error; self.since = since
+        }
+    }
 
     public init(version: String = HopperVersion.current, pid: Int32, host: String, startedAt: String, heartbeatAt: String,
                 intervalSeconds: Double, state: String, spool: String, stateDirectory: String,
@@ -66,7 +79,7 @@ public struct SystemStatus: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case version, pid, host, startedAt = "started_at", heartbeatAt = "heartbeat_at"
         case intervalSeconds = "interval_seconds", state, spool, stateDirectory = "state_directory"
-        case inboxes, intake, jobs, disk, minFreeBytes = "min_free_bytes"
+        case inboxes, intake, jobs, disk, minFreeBytes = "min_free_bytes", store
     }
 
     /// Whether this heartbeat says a daemon is alive at `now`: state `running` and fresh.

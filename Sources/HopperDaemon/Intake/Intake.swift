@@ -131,7 +131,7 @@ public final class Intake {
         self.catalog = catalog
         self.settings = settings
         self.logger = logger
-        let kind = try? FileSystemKind.of(path: layout.outbox)
+        let kind = try? FileSystemKind.of(path: layout.outbox)   // silent: unknown counts as local, as the watcher does
         syncfsWorks = !(kind?.isNetwork ?? false)
         if !syncfsWorks {
             FallbackLog.note("syncfs.fsync", "the outbox is on \(kind?.name ?? "?"), where syncfs(2) does not make files durable: each accepted manifest is fsynced on its own")
@@ -193,7 +193,9 @@ public final class Intake {
         }
         // Ids the store or the outbox already has are duplicates: checked once for the batch.
         if !accepted.isEmpty {
-            let known = (try? store.existing(accepted.map(\.id))) ?? []
+            // A store that fails: the outbox check below still refuses existing ids, and the
+            // heartbeat pauses intake after this batch.
+            let known = store.logged("existing", logger: logger) { try $0.existing(accepted.map(\.id)) } ?? []
             accepted.removeAll { a in
                 if known.contains(a.id) || FileOps.exists(layout.job(a.id)) {
                     Glibc.close(a.fd)
@@ -337,20 +339,22 @@ public final class Intake {
                 // fsync below, or the batch's syncfs) and the renames (directory fsyncs). A
                 // status.json torn by a power cut is written anew from the manifest at start-up
                 // (Recovery), so two journal commits per accepted file are saved.
-                try FileOps.writeNew(job.staging + "/status.json", try JSON.pretty(job.status))
-                try FileOps.writeNew(job.staging + "/events.jsonl", try JSON.line(accepted))
-                try FileOps.makeDirectory(job.staging + "/logs")
-                if let owners = settings.owners { try owners.handOver(job.staging, to: job.uid, files: ["status.json", "events.jsonl", "logs"]) }
+                let staged = JobFolder(id: job.id, path: job.staging)
+                try FileOps.writeNew(staged.status, try JSON.pretty(job.status))
+                try FileOps.writeNew(staged.events, try JSON.line(accepted))
+                try FileOps.makeDirectory(staged.logs)
+                if let owners = settings.owners { try owners.handOver(job.staging, to: job.uid, paths: [staged.status, staged.events, staged.logs]) }
                 ready.append(job)
             } catch {
                 logger.error("job.stage_failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
                 Glibc.close(job.fd)
-                try? FileOps.removeTree(job.staging)
+                try? FileOps.removeTree(job.staging)   // silent: recovery removes a staging folder without manifest.yaml
             }
         }
         if bulk {
             do { try FileOps.syncFileSystem(of: layout.outbox) } catch {
                 logger.error("intake.syncfs_failed", metadata: ["error": "\(error)"])
+                // silent: recovery removes staging folders without manifest.yaml.
                 for job in ready { Glibc.close(job.fd); try? FileOps.removeTree(job.staging) }
                 return []
             }
@@ -358,7 +362,7 @@ public final class Intake {
         var committed: [Accepted] = []
         var folders = Set<String>()
         for job in ready {
-            let committedPath = job.staging + "/manifest.yaml"
+            let committedPath = JobFolder(id: job.id, path: job.staging).manifest
             do {
                 try FileOps.rename(job.candidate.path, committedPath)   // COMMIT
             } catch {
@@ -366,7 +370,7 @@ public final class Intake {
                 if error.errno != ENOENT {
                     logger.error("job.commit_failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
                 }
-                try? FileOps.removeTree(job.staging)
+                try? FileOps.removeTree(job.staging)   // silent: recovery removes a staging folder without manifest.yaml
                 continue
             }
             if !Intake.isSameRegularFile(job.fd, committedPath) {
@@ -466,14 +470,14 @@ public final class Intake {
         logger.warning("job.swapped", metadata: ["job.id": "\(job.id)", "file": "\(relative(job.candidate.path))"])
         do {
             try FileOps.renameNoReplace(committedPath, job.candidate.path)
-            try? FileOps.fsyncDirectory(job.candidate.folder)
+            try? FileOps.fsyncDirectory(job.candidate.folder)   // silent: lost to a power cut, the file is just examined again
         } catch {
             var moved = job.candidate
             moved.path = committedPath
             _ = reject([Rejected(candidate: moved, reason: "changed while read", diagnostics: [Diagnostic(
                 message: "the file was replaced while it was being accepted; drop it again (write a temporary name, then rename)")])])
         }
-        try? FileOps.removeTree(job.staging)
+        try? FileOps.removeTree(job.staging)   // silent: recovery removes a staging folder without manifest.yaml
     }
 
     // MARK: - Control requests
@@ -484,36 +488,17 @@ public final class Intake {
             _ = reject([Rejected(candidate: drop.candidate, reason: "request refused", diagnostics: [Diagnostic(message: refusal)])])
             return
         }
-        // Through directory descriptors opened without following links: under run_as: owner the
-        // job's folder is its owner's, who could have made `requests` a link to anywhere.
-        let dir = layout.job(drop.request.job) + "/requests"
-        let jobFD = Glibc.open(layout.job(drop.request.job), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard jobFD >= 0 else {
-            logger.error("request.move_failed", metadata: ["file": "\(drop.candidate.path)", "error": "\(SystemError("open", path: layout.job(drop.request.job)))"])
-            return
-        }
-        defer { Glibc.close(jobFD) }
-        _ = mkdirat(jobFD, "requests", 0o755)
-        let dirFD = openat(jobFD, "requests", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard dirFD >= 0 else {
-            let error = SystemError("open", path: dir)
-            _ = reject([Rejected(candidate: drop.candidate, reason: "request not filed",
-                                 diagnostics: [Diagnostic(message: "the request was carried out, but \(dir) is not a folder it can be filed in: \(error)")])])
-            return
-        }
-        defer { Glibc.close(dirFD) }
-        for n in 1...10_000 {
-            let name = n == 1 ? drop.candidate.name : "\(drop.candidate.name).\(n)"
-            do {
-                try FileOps.renameNoReplace(drop.candidate.path, to: name, toDir: dirFD, path: dir + "/" + name)
-                Glibc.fsync(dirFD)
-                try? FileOps.fsyncDirectory(drop.candidate.folder)
-                return
-            } catch where error.errno == EEXIST {
-                continue
-            } catch {
-                logger.error("request.move_failed", metadata: ["file": "\(drop.candidate.path)", "error": "\(error)"])
-                return
+        let folder = layout.folder(drop.request.job)
+        do {
+            try folder.fileRequest(from: drop.candidate.path, name: drop.candidate.name)
+            try? FileOps.fsyncDirectory(drop.candidate.folder)   // silent, best effort: a request lost to a power cut was carried out all the same
+        } catch {
+            switch error {
+            case .requestsFolder(let cause):
+                _ = reject([Rejected(candidate: drop.candidate, reason: "request not filed",
+                                     diagnostics: [Diagnostic(message: "the request was carried out, but \(folder.requests) is not a folder it can be filed in: \(cause)")])])
+            case .jobFolder(let cause), .move(let cause):
+                logger.error("request.move_failed", metadata: ["file": "\(drop.candidate.path)", "error": "\(cause)"])
             }
         }
     }
@@ -536,7 +521,7 @@ public final class Intake {
             }
         }
         for folder in folders.sorted() {
-            try? FileOps.fsyncDirectory(folder)
+            try? FileOps.fsyncDirectory(folder)   // silent: lost to a power cut, a rejected file is examined and rejected again
         }
         return moved
     }
@@ -544,24 +529,24 @@ public final class Intake {
     /// `rejected/<file>`, or `<file>.2`, `<file>.3`, … when that name is taken. Nil if the file vanished.
     func moveAside(_ r: Rejected) -> String? {
         let base = r.candidate.name
-        for n in 1...10_000 {
-            let name = n == 1 ? base : "\(base).\(n)"
-            let target = layout.rejected + "/" + name
-            if FileOps.exists(target) { continue }
+        // silent: only EEXIST escapes the closure, and setAside takes the next name on it.
+        let placed = try? RejectedFolder(layout).setAside(base) { name, target -> String? in
             let record = Rejection(file: base, reason: r.reason, diagnostics: r.diagnostics,
                                    source: relative(r.candidate.path), rejectedAs: name)
             // Running as root: the file and its error are its submitter's alone (mode 0600).
+            // silent: a file that vanished is seen by the rename below (ENOENT).
             let owner: uid_t? = geteuid() == 0 ? (try? FileOps.lstat(r.candidate.path)).flatMap { $0 }.map(\.st_uid) : nil
             do {
                 try FileOps.writeAtomically(target + ".error.json", try JSON.pretty(record), mode: owner == nil ? 0o644 : 0o600, durable: false)
                 if let owner { chown(target + ".error.json", owner, gid_t.max) }
                 try FileOps.renameNoReplace(r.candidate.path, target)
+                // silent: mode 0600 protects the content; a file gone meanwhile has nothing to protect.
                 if owner != nil, let st = try? FileOps.lstat(target), (st.st_mode & S_IFMT) == S_IFREG {
                     chmod(target, 0o600)
                 }
                 return name
             } catch let e as SystemError where e.errno == EEXIST {
-                continue
+                throw e   // taken meanwhile: the next name
             } catch let e as SystemError where e.errno == ENOENT {
                 unlink(target + ".error.json")
                 return nil
@@ -573,7 +558,7 @@ public final class Intake {
                 return nil
             }
         }
-        return nil
+        return placed?.0
     }
 
     /// The entry cannot be renamed out of the inbox by this daemon's user (a directory
@@ -586,7 +571,7 @@ public final class Intake {
             logger.error("job.reject_failed", metadata: ["file": "\(r.candidate.path)", "error": "\(cause)"])
             return nil
         }
-        guard let st = try? FileOps.lstat(r.candidate.path) else {
+        guard let st = try? FileOps.lstat(r.candidate.path) else {   // silent: gone means nothing is left to explain
             unlink(target + ".error.json")
             return nil
         }
@@ -598,7 +583,9 @@ public final class Intake {
         var kept = record
         kept.errors.append(Rejection.Entry(Diagnostic(
             message: "the hopper daemon (user \(Accounts.currentUser)) cannot move it out of the inbox: \(why)")))
-        if let bytes = try? JSON.pretty(kept) { try? FileOps.writeAtomically(target + ".error.json", bytes, durable: false) }
+        do { try FileOps.writeAtomically(target + ".error.json", try JSON.pretty(kept), durable: false) } catch {
+            logger.error("job.reject_explain_failed", metadata: ["file": "\(r.candidate.path)", "error": "\(error)"])
+        }
         logger.warning("job.reject_unmovable", metadata: ["file": "\(relative(r.candidate.path))", "error": "\(cause)"])
         return name
     }
@@ -623,9 +610,9 @@ public struct OwnerPolicy: Sendable {
 
     /// Gives `folder` (and the named entries in it) to `uid`, with `mode` on the folder. Done by
     /// root on a folder only root could write until now, so nothing in it can be a trap.
-    public func handOver(_ folder: String, to uid: uid_t, files: [String] = []) throws {
+    public func handOver(_ folder: String, to uid: uid_t, paths: [String] = []) throws {
         let gid = group ?? FileIdentity.of(uid: uid)?.gid ?? gid_t(uid)
-        for name in files where lchown(folder + "/" + name, uid, gid) != 0 { throw SystemError("lchown", path: folder + "/" + name) }
+        for path in paths where lchown(path, uid, gid) != 0 { throw SystemError("lchown", path: path) }
         if lchown(folder, uid, gid) != 0 { throw SystemError("lchown", path: folder) }
         if chmod(folder, mode) != 0 { throw SystemError("chmod", path: folder) }
     }

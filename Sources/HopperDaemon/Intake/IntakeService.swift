@@ -3,6 +3,7 @@
 // hands accepted jobs and control requests to the Scheduler.
 import Dispatch
 import HopperCore
+import HopperStore
 import HopperWatch
 import Logging
 import ServiceLifecycle
@@ -43,12 +44,14 @@ public final class IntakeService: Service {
     let scheduler: Scheduler
     let stats: IntakeStats
     let diskGuard: DiskGuard?
+    let store: JobStore
     let logger: Logger
 
     public init(watcher: InboxWatcher, intake: Intake, scheduler: Scheduler, stats: IntakeStats, diskGuard: DiskGuard? = nil, logger: Logger) {
         self.diskGuard = diskGuard
         self.watcher = watcher
         self.worker = IntakeWorker(intake)
+        self.store = intake.store
         self.scheduler = scheduler
         self.stats = stats
         self.logger = logger
@@ -63,6 +66,9 @@ public final class IntakeService: Service {
                     if diskGuard.check() { watcher.rescanNow() }
                     if diskGuard.paused { continue }
                 }
+                // A store that fails (read-only, full, corrupt): nothing is taken in; the
+                // heartbeat probes it and scans the inboxes again once it works.
+                if store.problem != nil { continue }
                 let result = await worker.process(batch)
                 stats.add(result.counts)
                 if !result.accepted.isEmpty { await scheduler.submitted(result.accepted) }

@@ -7,10 +7,12 @@ public enum Plan {
     public static func encode(_ manifest: JobManifest) -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
+        // silent: a JobManifest always encodes; "{}" would make the runner read the manifest again.
         return (try? e.encode(manifest)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     public static func decode(_ text: String) -> JobManifest? {
+        // silent: nil makes the caller resolve the manifest anew (JobRunner.loadPlan).
         try? JSONDecoder().decode(JobManifest.self, from: Data(text.utf8))
     }
 }

@@ -31,13 +31,15 @@ public enum Recovery {
         var report = RecoveryReport()
         var touched: [String] = []
         for id in try FileOps.listDirectory(layout.staging) {
-            let dir = layout.staging + "/" + id
-            if let st = try? FileOps.lstat(dir + "/manifest.yaml"), (st.st_mode & S_IFMT) != S_IFREG {
+            let staged = layout.stagingFolder(id)
+            let dir = staged.path
+            // silent: an unreadable entry is not a swapped-in one; the checks below handle it.
+            if let st = try? FileOps.lstat(staged.manifest), (st.st_mode & S_IFMT) != S_IFREG {
                 // A crash right after a commit that moved a swapped-in entry (Intake checks and
                 // undoes this when it lives): never examined, so it is rejected, not accepted.
-                setAsideSwapped(dir + "/manifest.yaml", id: id, layout: layout, logger: logger)
+                setAsideSwapped(staged.manifest, id: id, layout: layout, logger: logger)
             }
-            if FileOps.exists(dir + "/manifest.yaml") && Names.isValid(id) && !FileOps.exists(layout.job(id)) {
+            if FileOps.exists(staged.manifest) && Names.isValid(id) && !FileOps.exists(layout.job(id)) {
                 try FileOps.rename(dir, layout.job(id))
                 touched.append(id)
                 report.rolledForward += 1
@@ -64,6 +66,7 @@ public enum Recovery {
         // own): written anew from the manifest, or the job could never be run.
         var seen = Set(records.map(\.id))
         for job in try store.jobs(inStates: [.pending, .waiting, .queued, .running]) where !seen.contains(job.id) && onDisk.contains(job.id) {
+            // silent: an unreadable or torn status.json is exactly what is rewritten below.
             if let bytes = try? FileOps.readFile(layout.status(job.id)), (try? JSON.decode(JobStatus.self, from: bytes)) != nil { continue }
             if let record = try reindex(id: job.id, layout: layout, catalog: catalog, settings: settings, logger: logger, report: &report) {
                 records.append(record)
@@ -77,6 +80,7 @@ public enum Recovery {
         try store.delete(ids: gone)
         report.unindexed = gone.count
 
+        // silent: leftover temporaries are tidied best effort; rejected/ was just created.
         for name in (try? FileOps.listDirectory(layout.rejected)) ?? [] where name.hasPrefix(".") && name.hasSuffix(".tmp") {
             unlink(layout.rejected + "/" + name)
         }
@@ -86,19 +90,26 @@ public enum Recovery {
     /// Moves a non-regular `manifest.yaml` out of staging into `rejected/<id>.yaml` (or
     /// `.2`, …) with its `.error.json`.
     static func setAsideSwapped(_ path: String, id: String, layout: SpoolLayout, logger: Logger) {
-        for n in 1...100 {
-            let name = n == 1 ? id + ".yaml" : "\(id).yaml.\(n)"
-            let target = layout.rejected + "/" + name
-            if FileOps.exists(target) { continue }
+        // silent: only EEXIST escapes the closure, and setAside takes the next name on it.
+        let placed = try? RejectedFolder(layout).setAside(id + ".yaml", limit: 100) { name, target -> String? in
             let record = Rejection(file: id + ".yaml", reason: "changed while read", diagnostics: [Diagnostic(
                 message: "the file was replaced while it was being accepted; drop it again (write a temporary name, then rename)")],
                 rejectedAs: name)
-            guard let bytes = try? JSON.pretty(record), (try? FileOps.writeAtomically(target + ".error.json", bytes)) != nil else { return }
-            if (try? FileOps.renameNoReplace(path, target)) != nil {
-                logger.warning("recovery.swapped_rejected", metadata: ["job.id": "\(id)", "rejected.as": "\(name)"])
-                return
+            do {
+                try FileOps.writeAtomically(target + ".error.json", try JSON.pretty(record))
+                try FileOps.renameNoReplace(path, target)
+                return name
+            } catch let e as SystemError where e.errno == EEXIST {
+                unlink(target + ".error.json")
+                throw e   // taken meanwhile: the next name
+            } catch {
+                unlink(target + ".error.json")
+                logger.error("recovery.set_aside_failed", metadata: ["job.id": "\(id)", "error": "\(error)"])
+                return nil
             }
-            unlink(target + ".error.json")
+        }
+        if let (_, name) = placed {
+            logger.warning("recovery.swapped_rejected", metadata: ["job.id": "\(id)", "rejected.as": "\(name)"])
         }
     }
 
@@ -110,6 +121,7 @@ public enum Recovery {
             logger.warning("recovery.no_manifest", metadata: ["job.id": "\(id)"])
             return nil
         }
+        // silent: an unreadable status.json is rewritten from the manifest below.
         if let bytes = try? FileOps.readFile(statusPath), let status = try? JSON.decode(JobStatus.self, from: bytes) {
             return JobRecord(status: status, uid: Int64(st.st_uid))
         }
@@ -117,6 +129,7 @@ public enum Recovery {
         // is not recorded elsewhere, so it becomes "default").
         let owner = Accounts.userName(st.st_uid)
         let submitted = Timestamp.rfc3339(Double(st.st_mtim.tv_sec))
+        // silent: an unreadable manifest gives a status without steps, which the runner fails with a reason.
         let bytes = (try? FileOps.readFile(layout.manifest(id), limit: settings.maxManifestSize)) ?? []
         var status: JobStatus
         if case .success(.job(let manifest)) = ManifestParser.parse(bytes, fileName: "manifest.yaml", catalog: catalog) {

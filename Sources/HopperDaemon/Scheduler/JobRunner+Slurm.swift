@@ -75,7 +75,7 @@ extension JobRunner {
             }
             return s
         }
-        if let storeState { try? store.setState(id: id, state: storeState) }
+        if let storeState { storeSetState(storeState) }
         await save(snapshot, event: event)
         if case .note(let note) = update { logger.warning("slurm.note", metadata: ["message": "\(note)"]) }
     }

@@ -82,20 +82,17 @@ final class JobRunner: Sendable {
         let wasRunning = status.state == .running || status.state == .queued   // queued: in SLURM's hands
         if !(resuming && wasRunning) {
             // Written with the first step's start (beginAttempt), or by finish on a staging failure.
-            status.state = .running
-            if status.startedAt == nil { status.startedAt = now }
-            status.finishedAt = nil
-            status.error = nil
-            status.waitingFor = nil
+            transition(&status) { (s: inout JobStatus) throws(TransitionError) in try s.start(at: now) }
             JobRunner.event(layout, id, JobEvent(event: "started", state: .running, message: resuming ? "resumed" : nil))
         } else {
             JobRunner.event(layout, id, JobEvent(event: "resumed", state: .running, message: "the daemon restarted; the job's steps were re-adopted"))
         }
-        try? store.setState(id: id, state: .running)
+        storeSetState(.running)
         logger.info("job.started", metadata: ["job.resuming": "\(resuming)"])
 
         if settings.owners != nil {
-            let uid = (try? store.job(id: id)).flatMap { $0 }.map { uid_t($0.uid) }
+            let record = store.logged("job", job: id, logger: logger) { try $0.job(id: id) } ?? nil
+            let uid = record.map { uid_t($0.uid) }
             guard let uid, let who = FileIdentity.of(uid: uid) else {
                 skipRemaining(&status, from: 0, detail: "not run: the job's owner has no account")
                 await finish(&status, state: .failed, error: JobErrorInfo(step: nil, message: "the job's owner (uid \(uid.map { String($0) } ?? "?")) has no account on this host any more; with run_as: owner a job runs as its owner", exitCode: nil))
@@ -113,10 +110,10 @@ final class JobRunner: Sendable {
                     try policy.handOver(path, to: who.uid)
                 }
             }
-            let logs = layout.job(id) + "/logs"
+            let logs = layout.folder(id).logs
             workspace = try await AsUser.run(identity) { [id] in
                 let prepared = try Workspace.prepare(path: path, jobID: id, manifest: manifest, spoolRoot: root)
-                try? FileOps.makeDirectory(logs)
+                try? FileOps.makeDirectory(logs)   // silent: intake made it; the supervisor reports a log it cannot open
                 return prepared
             }
         } catch {
@@ -148,7 +145,7 @@ final class JobRunner: Sendable {
                     let left = max(1, deadline - Timestamp.now())
                     if timeout == nil || left < timeout! { timeout = left; timeoutReason = "job timeout \(manifest.timeout!.text)" }
                 }
-                let logPath = layout.job(id) + "/logs/\(step.name).log"
+                let logPath = layout.folder(id).log(step: step.name)
                 let launch = StepLaunch(
                     jobID: id, step: step.name, attempt: attempt, workspace: workspace.path,
                     logPath: logPath, command: .argv([]),
@@ -183,6 +180,7 @@ final class JobRunner: Sendable {
                 } else {
                     outcome = StepOutcome(kind: .failedToStart, startedAt: Timestamp.now(), finishedAt: Timestamp.now(),
                                           message: Snakemake.missingMessage)
+                    // silent: the same message goes into status.json as the attempt's outcome.
                     try? FileOps.appendLine(logPath, Array("==> hopper: \(Snakemake.missingMessage) <==\n".utf8))
                 }
                 resumeAttempt = nil
@@ -194,8 +192,7 @@ final class JobRunner: Sendable {
                 if outcome.succeeded {
                     endAttempt(&status, index: index, outcome: outcome, state: .completed, message: nil)
                     if let problem = await publish(step: step, status: &status) {
-                        status.steps[index].state = .failed
-                        status.steps[index].detail = problem
+                        transition(&status) { (s: inout JobStatus) throws(TransitionError) in try s.failCompletedStep(index, detail: problem) }
                         skipRemaining(&status, from: index + 1, detail: "not run: an earlier step failed")
                         await finish(&status, state: .failed, error: JobErrorInfo(step: step.name, message: problem, exitCode: nil))
                         return
@@ -216,7 +213,7 @@ final class JobRunner: Sendable {
                     JobRunner.event(layout, id, JobEvent(event: "retry", state: .running, step: step.name,
                         message: "\(message); attempt \(attempt + 1) of \(retries + 1) in \(delay) s"))
                     logger.notice("step.retry", metadata: ["step.name": "\(step.name)", "step.attempt": "\(attempt)"])
-                    try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+                    try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))   // silent: a cancel is seen at the loop's top
                     continue
                 }
                 skipRemaining(&status, from: index + 1, detail: "not run: an earlier step failed")
@@ -256,7 +253,7 @@ final class JobRunner: Sendable {
             }
             var argv = Snakemake.argv(executable: snakemake, step: sm, workspace: workspace.path, rerun: true)
             // A `rerun` request redoes the step's work; Snakemake alone would find it up to date.
-            let forced = workspace.records + "/\(step.name).rerun"
+            let forced = layout.jobWorkspace(id).rerunMarker(step: step.name)
             let removed: Bool? = await AsUser.run(identity) { () -> Bool in unlink(forced) == 0 }
             if removed == true { argv.insert("--forceall", at: argv.count - sm.targets.count) }
             return .argv(argv)
@@ -268,12 +265,12 @@ final class JobRunner: Sendable {
     /// progress goes into (for a SLURM step, shared with the updates of its poll rounds).
     func progressTail(step: Step, live: LiveStatus, index: Int, logPath: String) -> Task<Void, Never>? {
         guard case .snakemake = step.kind else { return nil }
-        let start = (try? FileOps.lstat(logPath)).flatMap { $0 }.map { Int64($0.st_size) } ?? 0
+        let start = (try? FileOps.lstat(logPath)).flatMap { $0 }.map { Int64($0.st_size) } ?? 0   // silent: no log yet: from its start
         return Task { [self] in
             var parser = SnakemakeProgress()
             var offset = start
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(300))
+                try? await Task.sleep(for: .milliseconds(300))   // silent: cancelled ends the loop
                 let chunk = JobRunner.readFrom(logPath, offset: offset)
                 offset += Int64(chunk.count)
                 guard parser.consume(chunk) else { continue }
@@ -294,11 +291,12 @@ final class JobRunner: Sendable {
     /// `logs/<step>.snakemake.log` in the outbox, beside the step's own log.
     func keepSnakemakeLog(step: String, workspace: String) async {
         let dir = workspace + "/.snakemake/log"
-        let target = layout.job(id) + "/logs/\(step).snakemake.log"
+        let target = layout.folder(id).snakemakeLog(step: step)
         _ = await AsUser.run(identity) {
+            // silent: Snakemake's own log is a copy kept for convenience; the step's log has its output.
             let names = ((try? FileOps.listDirectory(dir)) ?? []).filter { $0.hasSuffix(".snakemake.log") }.sorted()
-            guard let newest = names.last, let bytes = try? FileOps.readFile(dir + "/" + newest, limit: 64 << 20) else { return }
-            try? FileOps.appendLine(target, Array("==> \(newest) <==\n".utf8) + bytes)
+            guard let newest = names.last, let bytes = try? FileOps.readFile(dir + "/" + newest, limit: 64 << 20) else { return }   // silent: as above
+            try? FileOps.appendLine(target, Array("==> \(newest) <==\n".utf8) + bytes)   // silent: as above
         }
     }
 
@@ -308,7 +306,7 @@ final class JobRunner: Sendable {
         guard fd >= 0 else { return [] }
         defer { Glibc.close(fd) }
         guard lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else { return [] }
-        return (try? FileOps.readUpTo(fd, limit: 1 << 20, path: path)) ?? []
+        return (try? FileOps.readUpTo(fd, limit: 1 << 20, path: path)) ?? []   // silent: progress is read again in 300 ms
     }
 
     func environment(step: String, attempt: Int, manifest: JobManifest, workspace: PreparedWorkspace) -> [String: String] {
@@ -335,19 +333,8 @@ final class JobRunner: Sendable {
 
     func beginAttempt(_ status: inout JobStatus, index: Int, attempt: Int) async {
         let now = Timestamp.rfc3339()
-        var step = status.steps[index]
-        step.state = .running
-        step.attempt = attempt
-        step.startedAt = now
-        step.finishedAt = nil
-        step.exitCode = nil
-        step.detail = nil
-        step.progress = nil
-        step.log = "logs/\(step.name).log"
-        step.attempts.append(StepAttempt(attempt: attempt, state: .running, startedAt: now))
-        status.steps[index] = step
-        status.currentStep = step.name
-        status.progress = JobRunner.progress(status)
+        transition(&status) { (s: inout JobStatus) throws(TransitionError) in try s.beginAttempt(step: index, attempt: attempt, at: now) }
+        let step = status.steps[index]
         await saveSoon(status, event: JobEvent(event: "step_started", state: .running, step: step.name, message: "attempt \(attempt)"))
         logger.info("step.started", metadata: ["step.name": "\(step.name)", "step.attempt": "\(attempt)"])
     }
@@ -355,23 +342,12 @@ final class JobRunner: Sendable {
     func endAttempt(_ status: inout JobStatus, index: Int, outcome: StepOutcome, state: StepState, message: String?) {
         if let start = outcome.startedAt, let end = outcome.finishedAt, end >= start { metrics.observeStep(seconds: end - start) }
         let finished = outcome.finishedAt.map { Timestamp.rfc3339($0) } ?? Timestamp.rfc3339()
-        var step = status.steps[index]
-        step.state = state
-        step.finishedAt = finished
-        step.exitCode = outcome.exitCode
-        step.detail = message
-        if outcome.logDropped > 0 { step.detail = (message.map { $0 + "; " } ?? "") + "log capped, \(outcome.logDropped) bytes dropped" }
-        if let i = step.attempts.lastIndex(where: { $0.attempt == step.attempt }) {
-            step.attempts[i].state = state
-            step.attempts[i].finishedAt = finished
-            step.attempts[i].exitCode = outcome.exitCode
-            step.attempts[i].message = state == .completed ? nil : outcome.summary
-        } else {
-            step.attempts.append(StepAttempt(attempt: step.attempt, state: state, startedAt: step.startedAt, finishedAt: finished,
-                                             exitCode: outcome.exitCode, message: outcome.summary))
+        var detail = message
+        if outcome.logDropped > 0 { detail = (message.map { $0 + "; " } ?? "") + "log capped, \(outcome.logDropped) bytes dropped" }
+        transition(&status) { (s: inout JobStatus) throws(TransitionError) in
+            try s.endAttempt(step: index, as: state, exitCode: outcome.exitCode, summary: outcome.summary, detail: detail, at: finished)
         }
-        status.steps[index] = step
-        status.progress = JobRunner.progress(status)
+        let step = status.steps[index]
         JobRunner.event(layout, id, JobEvent(event: "step_finished", state: .running, step: step.name,
                                              message: "attempt \(step.attempt) \(state.rawValue): \(outcome.summary)"))
         logger.info("step.finished", metadata: ["step.name": "\(step.name)", "step.attempt": "\(step.attempt)",
@@ -381,7 +357,7 @@ final class JobRunner: Sendable {
     /// Publishes a completed step's outputs; returns a problem that fails the job, or nil.
     func publish(step: Step, status: inout JobStatus) async -> String? {
         guard !step.outputs.isEmpty else { return nil }
-        let publisher = ResultPublisher(workspace: layout.workspace(id), results: layout.job(id) + "/results",
+        let publisher = ResultPublisher(workspace: layout.workspace(id), results: layout.folder(id).results,
                                         maxBytes: settings.maxResultSize)
         do {
             let previous = status.results
@@ -405,30 +381,43 @@ final class JobRunner: Sendable {
     }
 
     func skipRemaining(_ status: inout JobStatus, from index: Int, detail: String) {
-        guard index < status.steps.count else { return }
-        for i in index..<status.steps.count where status.steps[i].state != .completed {
-            status.steps[i].state = .skipped
-            status.steps[i].detail = detail
-        }
+        status.skip(from: index, detail: detail)
     }
 
     func markCancelled(_ status: inout JobStatus, index: Int, by user: String) async {
-        if status.steps[index].state == .running || status.steps[index].state == .pending {
-            status.steps[index].state = index < status.steps.count && status.steps[index].attempt > 0 ? .cancelled : .skipped
-        }
-        skipRemaining(&status, from: index + 1, detail: "not run: the job was cancelled")
-        await finish(&status, state: .cancelled, error: nil, message: "cancelled by \(user)")
+        let now = Timestamp.rfc3339()
+        transition(&status) { (s: inout JobStatus) throws(TransitionError) in try s.cancelRunning(step: index, at: now) }
+        await save(status, event: JobEvent(event: "cancelled", state: .cancelled, step: nil, message: "cancelled by \(user)"), durable: true)
+        storeSetState(.cancelled)
+        logger.info("job.finished", metadata: ["job.state": "cancelled", "job.error": "-"])
     }
 
     func finish(_ status: inout JobStatus, state: JobState, error: JobErrorInfo?, message: String? = nil) async {
-        status.state = state
-        status.finishedAt = Timestamp.rfc3339()
-        status.currentStep = nil
-        status.error = error
-        status.progress = JobRunner.progress(status)
+        let now = Timestamp.rfc3339()
+        transition(&status) { (s: inout JobStatus) throws(TransitionError) in try s.finish(state, error: error, at: now) }
         await save(status, event: JobEvent(event: state.rawValue, state: state, step: error?.step, message: message ?? error?.message), durable: true)
-        try? store.setState(id: id, state: state)
+        storeSetState(state)
         logger.info("job.finished", metadata: ["job.state": "\(state.rawValue)", "job.error": "\(error?.message ?? "-")"])
+    }
+
+    /// Applies a transition of the state diagram (Transitions.swift). One the diagram does not
+    /// have is a bug: logged with the job and the states, and the status is left as it was.
+    func transition(_ status: inout JobStatus, _ change: (inout JobStatus) throws(TransitionError) -> Void) {
+        var next = status
+        do {
+            try change(&next)
+            status = next
+        } catch {
+            logger.error("status.invalid_transition", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The store follows the spool: a failure is logged (the spool stays the truth, and the
+    /// store is reconciled with it at the next start).
+    func storeSetState(_ state: JobState) {
+        do { try store.setState(id: id, state: state) } catch {
+            logger.error("store.update_failed", metadata: ["job.state": "\(state.rawValue)", "error": "\(error)"])
+        }
     }
 
     func cancelledNow() -> String? {
@@ -473,7 +462,7 @@ final class JobRunner: Sendable {
         }
         if let event { await BlockingIO.run { [self] in JobRunner.event(layout, id, event) } }
         Task.detached { [self] in
-            try? await Task.sleep(for: JobRunner.startCoalescing)
+            try? await Task.sleep(for: JobRunner.startCoalescing)   // silent: never cancelled
             await BlockingIO.run { [self] in
                 statusWrites.withLock { generation in
                     guard generation == mine else { return }   // overtaken by a newer status
@@ -492,99 +481,77 @@ final class JobRunner: Sendable {
     }
 
     func loadPlan(_ status: JobStatus) -> JobManifest? {
-        if let text = try? store.plan(id: id), let plan = Plan.decode(text) { return plan }
+        if let text = store.logged("plan", job: id, logger: logger, { try $0.plan(id: id) }) ?? nil, let plan = Plan.decode(text) { return plan }
         // No plan stored (a job indexed by recovery): resolve the manifest now.
+        // silent: an unreadable manifest fails the job with "the job's plan cannot be read".
         guard let bytes = try? FileOps.readFile(layout.manifest(id), limit: 1 << 20),
               case .success(.job(let manifest)) = ManifestParser.parse(bytes, fileName: "manifest.yaml", catalog: catalog)
         else { return nil }
-        try? store.setPlan(id: id, plan: Plan.encode(manifest))
+        _ = store.logged("setPlan", job: id, logger: logger) { try $0.setPlan(id: id, plan: Plan.encode(manifest)) }
         return manifest
     }
 
     // MARK: - Shared helpers (also for jobs that are not running)
 
-    static func progress(_ status: JobStatus) -> Double {
-        guard !status.steps.isEmpty else { return status.state == .completed ? 1 : 0 }
-        var done = 0.0
-        for step in status.steps {
-            switch step.state {
-            case .completed, .skipped: done += 1
-            case .running: done += step.progress ?? 0
-            default: break
-            }
+    static func progress(_ status: JobStatus) -> Double { status.computedProgress }
+
+    static func readStatus(_ layout: SpoolLayout, _ id: String) -> JobStatus? { layout.folder(id).readStatus() }
+
+    /// Appends to events.jsonl. The history is best effort: status.json is the record, so a
+    /// failed append is logged and the job goes on.
+    static func event(_ layout: SpoolLayout, _ id: String, _ event: JobEvent, durable: Bool = false, logger: Logger? = nil) {
+        do { try layout.folder(id).appendEvent(event, durable ? .durable : .atomic) } catch {
+            (logger ?? Logger(label: "hopper")).warning("events.append_failed", metadata: ["job.id": "\(id)", "event": "\(event.event)", "error": "\(error)"])
         }
-        return min(1, done / Double(status.steps.count))
     }
 
-    static func readStatus(_ layout: SpoolLayout, _ id: String) -> JobStatus? {
-        guard let bytes = try? FileOps.readFile(layout.status(id)) else { return nil }
-        return try? JSON.decode(JobStatus.self, from: bytes)
+    static func write(_ layout: SpoolLayout, _ status: JobStatus, durable: Bool, logger: Logger) {
+        do { try layout.folder(status.id).writeStatus(status, durable ? .durable : .atomic) } catch {
+            logger.error("status.write_failed", metadata: ["job.id": "\(status.id)", "error": "\(error)"])
+        }
     }
 
-    static func event(_ layout: SpoolLayout, _ id: String, _ event: JobEvent, durable: Bool = false) {
-        if let line = try? JSON.line(event) { try? FileOps.appendLine(layout.events(id), line, durable: durable) }
-    }
-
-    static func write(_ layout: SpoolLayout, _ status: JobStatus, durable: Bool) {
-        if let bytes = try? JSON.pretty(status) { try? FileOps.writeAtomically(layout.status(status.id), bytes, durable: durable) }
+    static func setState(_ store: JobStore, _ id: String, _ state: JobState, logger: Logger) {
+        do { try store.setState(id: id, state: state) } catch {
+            logger.error("store.update_failed", metadata: ["job.id": "\(id)", "job.state": "\(state.rawValue)", "error": "\(error)"])
+        }
     }
 
     /// A pending job cancelled before it started: it never starts.
     static func cancelPending(id: String, layout: SpoolLayout, store: JobStore, by user: String, logger: Logger) {
         guard var status = readStatus(layout, id) else { return }
-        event(layout, id, JobEvent(event: "request", state: nil, message: "cancel: accepted by \(user)"))
-        for i in status.steps.indices where status.steps[i].state == .pending {
-            status.steps[i].state = .skipped
-            status.steps[i].detail = "not run: the job was cancelled"
+        event(layout, id, JobEvent(event: "request", state: nil, message: "cancel: accepted by \(user)"), logger: logger)
+        do { try status.cancelBeforeStart(at: Timestamp.rfc3339()) } catch {
+            logger.error("status.invalid_transition", metadata: ["job.id": "\(id)", "error": "\(error)"])
+            return
         }
-        status.state = .cancelled
-        status.waitingFor = nil
-        status.finishedAt = Timestamp.rfc3339()
-        status.progress = progress(status)
-        write(layout, status, durable: true)
-        event(layout, id, JobEvent(event: "cancelled", state: .cancelled, message: "cancelled by \(user) before it started"), durable: true)
-        try? store.setState(id: id, state: .cancelled)
+        write(layout, status, durable: true, logger: logger)
+        event(layout, id, JobEvent(event: "cancelled", state: .cancelled, message: "cancelled by \(user) before it started"), durable: true, logger: logger)
+        setState(store, id, .cancelled, logger: logger)
     }
 
     /// retry (steps nil: every unfinished step) or rerun (steps: these, or all when empty):
     /// the steps go back to pending (their attempts stay in the history), the job to pending.
     /// Returns the marker files to create (`.hopper/<step>.rerun`, with the job owner's rights).
     @discardableResult
-    static func requeue(id: String, layout: SpoolLayout, store: JobStore, steps: [String]?, action: String, by user: String, logger: Logger) -> [String] {
+    static func requeue(id: String, layout: SpoolLayout, store: JobStore, steps: [String]?, action: ControlAction, by user: String, logger: Logger) -> [String] {
         var markers: [String] = []
         guard var status = readStatus(layout, id) else { return markers }
-        for i in status.steps.indices {
-            let reset: Bool
-            if let steps {
-                reset = steps.isEmpty || steps.contains(status.steps[i].name)
-            } else {
-                reset = status.steps[i].state != .completed
-            }
-            if reset {
-                status.steps[i].state = .pending
-                status.steps[i].detail = nil
-                status.steps[i].progress = nil
-                status.steps[i].exitCode = nil
-                status.steps[i].startedAt = nil
-                status.steps[i].finishedAt = nil
-            }
+        do { try status.requeue(action, steps: steps) } catch {
+            logger.error("status.invalid_transition", metadata: ["job.id": "\(id)", "error": "\(error)"])
+            return markers
         }
-        status.state = .pending
-        status.error = nil
-        status.finishedAt = nil
-        status.currentStep = nil
-        status.progress = progress(status)
-        if action == "rerun" {
+        if action == .rerun {
             // Marks for the runner: these steps' Snakemake runs are forced (--forceall).
-            let records = layout.workspace(id) + "/.hopper"
+            let workspace = layout.jobWorkspace(id)
             for step in status.steps where steps.map({ $0.isEmpty || $0.contains(step.name) }) ?? false {
-                markers.append(records + "/\(step.name).rerun")
+                markers.append(workspace.rerunMarker(step: step.name))
             }
         }
         let which = steps.map { $0.isEmpty ? "all steps" : $0.joined(separator: ", ") } ?? "from the first unfinished step"
-        event(layout, id, JobEvent(event: "request", state: .pending, message: "\(action): accepted by \(user) (\(which))"))
-        write(layout, status, durable: true)
-        try? store.setState(id: id, state: .pending)
+        event(layout, id, JobEvent(event: "request", state: .pending, message: "\(action.rawValue): accepted by \(user) (\(which))"), logger: logger)
+        write(layout, status, durable: true, logger: logger)
+        setState(store, id, .pending, logger: logger)
         return markers
     }
 

@@ -13,7 +13,8 @@ extension Scheduler {
     /// The job's `notify:` section, from its stored plan (nil when it has none).
     func notifySection(_ id: String, manifest: JobManifest? = nil) -> Notify? {
         if let manifest { return manifest.notify }
-        guard let text = try? store.plan(id: id), let plan = Plan.decode(text) else { return nil }
+        guard let text = store.logged("plan", job: id, logger: logger, { try $0.plan(id: id) }) ?? nil,
+              let plan = Plan.decode(text) else { return nil }
         return plan.notify
     }
 
@@ -32,7 +33,7 @@ extension Scheduler {
     /// run_as: owner — the job's owner, whose rights notifications and file work in the job's
     /// folders get; nil under run_as: service.
     func ownerIdentity(_ id: String) -> FileIdentity? {
-        guard settings.owners != nil, let record = (try? store.job(id: id)).flatMap({ $0 }) else { return nil }
+        guard settings.owners != nil, let record = store.logged("job", job: id, logger: logger, { try $0.job(id: id) }) ?? nil else { return nil }
         return FileIdentity.of(uid: uid_t(record.uid))
     }
 
@@ -51,7 +52,7 @@ extension Scheduler {
 
     static func deliver(_ notifier: Notifier, _ notify: Notify, event: NotifyEvent, status: JobStatus,
                         layout: SpoolLayout, user: FileIdentity?, logger: Logger) async {
-        let json = (try? JSON.pretty(status)) ?? []
+        let json = (try? JSON.pretty(status)) ?? []   // silent: a JobStatus always encodes
         let attempts = await notifier.send(notify, event: event, status: status, statusJSON: json,
                                            statusPath: layout.status(status.id), workingDirectory: layout.job(status.id), user: user)
         for a in attempts {

@@ -92,9 +92,9 @@ public actor Scheduler {
 
     /// Start-up: queue the store's pending jobs, re-adopt its running ones.
     public func load() {
-        let jobs = (try? store.jobs(inStates: [.pending, .waiting, .queued, .running])) ?? []
+        let jobs = store.logged("jobs", logger: logger) { try $0.jobs(inStates: [.pending, .waiting, .queued, .running]) } ?? []
         // Only these can have a wait_for to honour: the others' plans are not read at start-up.
-        let waiting = (try? store.ids(inStates: [.pending, .waiting], withPlanKey: "wait_for")) ?? []
+        let waiting = store.logged("ids", logger: logger) { try $0.ids(inStates: [.pending, .waiting], withPlanKey: "wait_for") } ?? []
         for job in jobs {
             if job.state == JobState.running.rawValue || job.state == JobState.queued.rawValue {
                 start(QueuedJob(id: job.id, owner: job.owner, queue: job.queue, priority: job.priority, seq: nextSeq()),
@@ -146,7 +146,8 @@ public actor Scheduler {
     /// At load: the `wait_for` of a pending or waiting job that has not started yet (a retried
     /// job waited before its first start), with its submission time.
     private func pendingWait(_ id: String, state: String) -> (WaitFor, String)? {
-        guard let text = try? store.plan(id: id), let plan = Plan.decode(text), let wait = plan.waitFor,
+        guard let text = store.logged("plan", job: id, logger: logger, { try $0.plan(id: id) }) ?? nil,
+              let plan = Plan.decode(text), let wait = plan.waitFor,
               let status = JobRunner.readStatus(layout, id), status.startedAt == nil || state == JobState.waiting.rawValue
         else { return nil }
         return (wait, status.submittedAt)
@@ -236,16 +237,16 @@ public actor Scheduler {
     public func apply(_ drop: ControlDrop) async -> String? {
         let request = drop.request
         let id = request.job
-        guard let record = try? store.job(id: id), let state = JobState(rawValue: record.state) else {
+        let found = store.logged("job", job: id, logger: logger) { try $0.job(id: id) }
+        guard let found else { return "the daemon cannot read its store just now; drop the request again later" }
+        guard let record = found, let state = JobState(rawValue: record.state) else {
             return "job \(id) does not exist"
         }
         if let refusal = authorize(drop, owner: record) { return refusal }
+        if let refusal = request.action.refusal(job: id, state: state) { return refusal }
         let action = request.action.rawValue
         switch request.action {
         case .cancel:
-            if state.isTerminal {
-                return "job \(id) is \(state.rawValue); cancel applies to pending, waiting, queued or running jobs"
-            }
             if let runner = running[id] {
                 runner.cancel(by: requester(drop))
             } else if stopWaiting(id) || removePending(id) != nil || state == .pending || state == .waiting {
@@ -254,15 +255,9 @@ public actor Scheduler {
                 notifyFinished(id)
             }
         case .retry:
-            guard state == .failed || state == .cancelled else {
-                return "job \(id) is \(state.rawValue); retry applies to failed or cancelled jobs"
-            }
-            JobRunner.requeue(id: id, layout: layout, store: store, steps: nil, action: "retry", by: requester(drop), logger: logger)
+            JobRunner.requeue(id: id, layout: layout, store: store, steps: nil, action: .retry, by: requester(drop), logger: logger)
             enqueue(QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq()))
         case .rerun:
-            guard state.isTerminal else {
-                return "job \(id) is \(state.rawValue); rerun applies to completed, failed or cancelled jobs"
-            }
             if let names = request.steps, let status = JobRunner.readStatus(layout, id) {
                 let known = Set(status.steps.map(\.name))
                 let unknown = names.filter { !known.contains($0) }
@@ -270,13 +265,17 @@ public actor Scheduler {
                     return "job \(id) has no step \(unknown.joined(separator: ", ")); its steps are \(status.steps.map(\.name).joined(separator: ", "))"
                 }
             }
-            let markers = JobRunner.requeue(id: id, layout: layout, store: store, steps: request.steps ?? [], action: "rerun", by: requester(drop), logger: logger)
-            _ = await AsUser.run(ownerIdentity(id)) { for m in markers { try? FileOps.writeNew(m, []) } }
+            let markers = JobRunner.requeue(id: id, layout: layout, store: store, steps: request.steps ?? [], action: .rerun, by: requester(drop), logger: logger)
+            let logger = self.logger
+            _ = await AsUser.run(ownerIdentity(id)) {
+                for m in markers {
+                    do { try FileOps.writeNew(m, []) } catch {
+                        logger.warning("rerun.marker_failed", metadata: ["job.id": "\(id)", "path": "\(m)", "error": "\(error)"])
+                    }
+                }
+            }
             enqueue(QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq()))
         case .clean:
-            guard state.isTerminal else {
-                return "job \(id) is \(state.rawValue); clean applies to finished jobs (cancel it first)"
-            }
             await JobRunner.clean(id: id, layout: layout, by: requester(drop), logger: logger)
         }
         logger.notice("request.honoured", metadata: ["job.id": "\(id)", "request.action": "\(action)", "request.by": "\(requester(drop))"])

@@ -85,7 +85,7 @@ extension Scheduler {
             waitLoop = Task { [weak self] in
                 while !Task.isCancelled {
                     guard let self, await self.checkWaiting() else { return }
-                    try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+                    try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))   // silent: cancelled means stopping
                 }
             }
         }
@@ -138,38 +138,43 @@ extension Scheduler {
 
     private func markWaiting(_ id: String, pending: [String], first: Bool) {
         guard var status = JobRunner.readStatus(layout, id), !status.state.isTerminal else { return }
-        status.state = .waiting
-        status.waitingFor = pending
-        JobRunner.write(layout, status, durable: first)
+        guard applied(&status, { (s: inout JobStatus) throws(TransitionError) in try s.wait(for: pending) }) else { return }
+        JobRunner.write(layout, status, durable: first, logger: logger)
         if first {
-            JobRunner.event(layout, id, JobEvent(event: "waiting", state: .waiting, message: "waiting for " + pending.joined(separator: ", ")))
-            try? store.setState(id: id, state: .waiting)
+            JobRunner.event(layout, id, JobEvent(event: "waiting", state: .waiting, message: "waiting for " + pending.joined(separator: ", ")), logger: logger)
+            JobRunner.setState(store, id, .waiting, logger: logger)
             logger.info("job.waiting", metadata: ["job.id": "\(id)", "wait.paths": "\(pending.joined(separator: ","))"])
         }
     }
 
     private func releaseWaiting(_ id: String) {
         guard var status = JobRunner.readStatus(layout, id), !status.state.isTerminal else { return }
-        status.state = .pending
-        status.waitingFor = nil
-        JobRunner.write(layout, status, durable: true)
-        JobRunner.event(layout, id, JobEvent(event: "wait_over", state: .pending, message: "every wait_for path is there"))
-        try? store.setState(id: id, state: .pending)
+        guard applied(&status, { (s: inout JobStatus) throws(TransitionError) in try s.waitOver() }) else { return }
+        JobRunner.write(layout, status, durable: true, logger: logger)
+        JobRunner.event(layout, id, JobEvent(event: "wait_over", state: .pending, message: "every wait_for path is there"), logger: logger)
+        JobRunner.setState(store, id, .pending, logger: logger)
     }
 
     private func failWaiting(_ id: String, message: String) {
         guard var status = JobRunner.readStatus(layout, id), !status.state.isTerminal else { return }
-        for i in status.steps.indices where status.steps[i].state == .pending {
-            status.steps[i].state = .skipped
-            status.steps[i].detail = "not run: wait_for timed out"
-        }
-        status.state = .failed
-        status.finishedAt = Timestamp.rfc3339()
-        status.error = JobErrorInfo(step: nil, message: message, exitCode: nil)
-        status.progress = JobRunner.progress(status)
-        JobRunner.write(layout, status, durable: true)
-        JobRunner.event(layout, id, JobEvent(event: "failed", state: .failed, message: message), durable: true)
-        try? store.setState(id: id, state: .failed)
+        let now = Timestamp.rfc3339()
+        guard applied(&status, { (s: inout JobStatus) throws(TransitionError) in
+            try s.failBeforeStart(message, skipDetail: "not run: wait_for timed out", at: now)
+        }) else { return }
+        JobRunner.write(layout, status, durable: true, logger: logger)
+        JobRunner.event(layout, id, JobEvent(event: "failed", state: .failed, message: message), durable: true, logger: logger)
+        JobRunner.setState(store, id, .failed, logger: logger)
         notifyFinished(id)
+    }
+
+    /// A transition of the state diagram; one it does not have is logged, and nothing changes.
+    private func applied(_ status: inout JobStatus, _ change: (inout JobStatus) throws(TransitionError) -> Void) -> Bool {
+        do {
+            try change(&status)
+            return true
+        } catch {
+            logger.error("status.invalid_transition", metadata: ["job.id": "\(status.id)", "error": "\(error)"])
+            return false
+        }
     }
 }

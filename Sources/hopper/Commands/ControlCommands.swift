@@ -90,23 +90,6 @@ extension Hopper {
     }
 }
 
-extension ControlAction {
-    /// The states in which the action means something (the daemon applies the same rule).
-    var appliesTo: [JobState] {
-        switch self {
-        case .cancel: [.pending, .waiting, .queued, .running]
-        case .retry: [.failed, .cancelled]
-        case .rerun, .clean: [.completed, .failed, .cancelled]
-        }
-    }
-
-    /// "pending, waiting, queued or running"
-    var appliesToText: String {
-        let names = appliesTo.map(\.rawValue)
-        return names.dropLast().joined(separator: ", ") + " or " + names.last!
-    }
-}
-
 /// How long to wait for the daemon to take a request; the sending itself.
 struct RequestOptions: ParsableArguments {
     @Option(name: .customLong("wait-timeout"),
@@ -136,9 +119,7 @@ struct RequestOptions: ParsableArguments {
     func send(_ action: ControlAction, job id: String, steps: [String]?, spool: SpoolOptions.Resolved) async throws {
         let layout = spool.layout
         let status = try loadJob(id, layout)
-        guard action.appliesTo.contains(status.state) else {
-            throw CLIError("job \(id) is \(status.state.rawValue); \(action.rawValue) applies to \(action.appliesToText) jobs")
-        }
+        if let refusal = action.refusal(job: id, state: status.state) { throw CLIError(refusal) }
         if let steps {
             let known = status.steps.map(\.name)
             for step in steps where !known.contains(step) {
@@ -162,7 +143,7 @@ struct RequestOptions: ParsableArguments {
         }
 
         let timeout = DurationValue(waitTimeout) ?? DurationValue(seconds: 15)
-        let honoured = layout.job(id) + "/requests/" + name
+        let honoured = layout.folder(id).requests + "/" + name
         let refused = layout.rejected + "/" + name
         let deadline = ContinuousClock.now + timeout.duration
         while true {

@@ -89,7 +89,7 @@ struct LogPrinter {
     /// Prints what `name`'s log holds beyond its offset. With `header`, the header is printed
     /// even when nothing new is there (first pass). Returns false when the log does not exist.
     mutating func print(_ name: String, header: Bool) throws -> Bool {
-        let relative = "logs/\(name).log"
+        let relative = JobFolder.logRelative(step: name)
         let path = job + "/" + relative
         let fd: Int32
         do { fd = try FileOps.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) } catch {

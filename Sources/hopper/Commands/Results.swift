@@ -33,7 +33,7 @@ extension Hopper {
         func run() async throws {
             let layout = try spoolOptions.resolve().layout
             let status = try loadJob(id, layout)
-            let folder = layout.job(id) + "/results"
+            let folder = layout.folder(id).results
             let sums = folder + "/SHA256SUMS"
             if verify {
                 if !FileOps.exists(sums) {

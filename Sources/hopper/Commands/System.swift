@@ -27,6 +27,9 @@ extension Hopper {
             lines.append("heartbeat  \(s.heartbeatAt) (every \(formatSeconds(s.intervalSeconds)) s); started \(s.startedAt)")
             lines.append("spool      \(s.spool)")
             lines.append("state      \(s.stateDirectory)")
+            if let store = s.store {
+                lines.append("store      " + (store.ok ? "ok" : "FAILING since \(store.since ?? "?"): \(store.error ?? "")"))
+            }
             for inbox in s.inboxes {
                 lines.append("inbox      \(inbox.path)  \(inbox.mode)\(inbox.queue.map { "  (queue \($0))" } ?? "")")
             }
