@@ -26,7 +26,7 @@ public struct PreparedWorkspace: Sendable {
     public var path: String
     /// Input name → staged path inside the workspace (absolute).
     public var inputs: [String: String]
-    public var records: String { path + "/.hopper" }
+    public var records: String { JobWorkspace(path: path).records }
 }
 
 public enum Workspace {
@@ -34,9 +34,10 @@ public enum Workspace {
     public static func prepare(path: String, jobID: String, manifest: JobManifest, spoolRoot: String) throws -> PreparedWorkspace {
         do {
             if mkdir(path, 0o755) != 0 && errno != EEXIST { try FileOps.makeDirectories(path) }
-            if !manifest.inputs.isEmpty { try FileOps.makeDirectory(path + "/inputs") }
-            try FileOps.makeDirectory(path + "/tmp")
-            try FileOps.makeDirectory(path + "/.hopper")
+            let layout = JobWorkspace(path: path)
+            if !manifest.inputs.isEmpty { try FileOps.makeDirectory(layout.inputs) }
+            try FileOps.makeDirectory(layout.tmp)
+            try FileOps.makeDirectory(layout.records)
         } catch {
             throw StagingError(input: nil, message: "cannot create the workspace \(path): \(error)")
         }

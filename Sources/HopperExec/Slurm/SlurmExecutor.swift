@@ -182,14 +182,14 @@ public final class SlurmExecutor: Sendable {
         do {
             // With run_as: owner, the workspace and log are the owner's: written with their rights.
             try await AsUser.run(launch.user) {
-            try FileOps.makeDirectories(workspace + "/.hopper")
+            try FileOps.makeDirectories(JobWorkspace(path: workspace).records)
             try FileOps.writeAtomically(files.argv, SlurmBatchScript.argvBytes(argv), durable: false)
             try FileOps.writeAtomically(files.script, Array(script.utf8), mode: 0o755, durable: false)
             for stale in [files.started, files.exit] { unlink(stale) }
             try FileOps.appendLine(logPath, Array(header.utf8))
             // The commit point: from here on a SLURM job may exist for this attempt.
             try FileOps.writeAtomically(files.intent, Array("\(mark)\n".utf8), durable: true)
-            try FileOps.fsyncDirectory(workspace + "/.hopper")
+            try FileOps.fsyncDirectory(JobWorkspace(path: workspace).records)
             }
         } catch {
             return .failure(StepOutcome(kind: .failedToStart, finishedAt: Timestamp.now(), message: "cannot prepare the SLURM batch script: \(error)"))
