@@ -140,3 +140,30 @@ import Testing
         #expect(config.snakemake == "/opt/snakemake/bin/snakemake")
     }
 }
+
+@Suite struct ConfigKeyTableTests {
+    static let readme: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return (try? String(contentsOf: url.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
+    }()
+
+    @Test func theReadmeShowsTheKeyTable() throws {
+        let table = HopperConfig.documentationTable()
+        #expect(Self.readme.contains(table + "\n"), "the README's configuration table differs from HopperConfig.keyTable; it should read:\n\(table)")
+    }
+
+    @Test func everyTopLevelKeyIsParsedAndNoOtherIs() throws {
+        // A wrong value for each key is reported as that key's error, never as an unknown key.
+        for key in HopperConfig.keyTable where key.isTopLevel {
+            let text = "\(key.name): [1, 2]\n"
+            do {
+                _ = try HopperConfig.parse(bytes: Array(text.utf8), fileName: "c.yaml", baseDirectory: "/")
+            } catch {
+                #expect(!"\(error)".contains("unknown key"), "\(key.name): \(error)")
+            }
+        }
+        #expect(throws: (any Error).self) { try HopperConfig.parse(bytes: Array("no_such_key: 1\n".utf8), fileName: "c.yaml", baseDirectory: "/") }
+        #expect(Set(HopperConfig.keyTable.map(\.name)).count == HopperConfig.keyTable.count, "a key is listed twice")
+    }
+}

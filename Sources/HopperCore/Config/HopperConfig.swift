@@ -1,32 +1,7 @@
 // HopperConfig — the daemon's configuration file (SPEC §6), e.g. /etc/hopper/config.yaml.
 //
-// CONFIGURATION. Every key is optional; these are all of them and their defaults:
-//
-// | key                 | type                 | default                          | notes                                  |
-// |---------------------|----------------------|----------------------------------|----------------------------------------|
-// | `spool`             | path                 | — (`--spool`, `$HOPPER_SPOOL`)   | root of the spool layout               |
-// | `state`             | path                 | `<spool>/state`                  | must be local disk                     |
-// | `workflows`         | path                 | `<spool>/../Workflows`           | the workflow directory                 |
-// | `workspaces`        | path                 | `<spool>/runs`                   | run workspaces (scratch space)         |
-// | `run_as`            | service \| owner     | `service`                        | whose uid jobs run as                  |
-// | `admin_group`       | string               | — (root only)                    | may act on anyone's jobs               |
-// | `max_running`       | integer ≥ 1          | number of online cores           | jobs running at once, in all           |
-// | `per_owner_running` | integer ≥ 0          | `0`                              | 0 = no per-owner cap                   |
-// | `poll_interval`     | duration > 0         | `2s`                             | inbox scans where inotify is blind     |
-// | `settle`            | duration ≥ 0         | `1s`                             | unchanged size+mtime this long = done  |
-// | `rescan_interval`   | duration > 0         | `60s`                            | slow safety rescan of inotify inboxes  |
-// | `watch`             | auto \| inotify \| poll | `auto`                        | auto: poll on network/FUSE filesystems |
-// | `max_manifest_size` | size > 0             | `1M`                             | larger files are rejected unread       |
-// | `executor`          | local \| slurm       | `local`                          | default executor                       |
-// | `mail_command`      | string               | `/usr/sbin/sendmail -t`          | sendmail-compatible                    |
-// | `min_free_space`    | size ≥ 0             | `1G`                             | intake pauses below this               |
-// | `log_level`         | debug … error        | `info`                           |                                        |
-// | `max_log_size`      | size > 0             | `100M`                           | per step log; the rest is dropped      |
-// | `kill_grace`        | duration ≥ 0         | `10s`                            | SIGTERM → SIGKILL on cancel/timeout    |
-// | `lease_timeout`     | duration > 0         | `60s`                            | another host's unrenewed spool lease   |
-// | `snakemake`         | path                 | `$HOPPER_SNAKEMAKE`, PATH, `<workflows>/../.venv/snakemake/bin/snakemake` | for `snakemake:` steps |
-// | `queues`            | name → QueueConfig   | none                             | `inbox/<name>/` defaults               |
-// | `slurm`             | SlurmConfig          | see SlurmConfig.swift            | poll interval, partition, account, qos |
+// CONFIGURATION. Every key is optional; all of them, with type, default and meaning, are in
+// one table: `HopperConfig.keyTable` (ConfigKeys.swift), which the README shows.
 //
 // Relative paths are resolved against the directory holding the config file. Unknown keys
 // are errors, reported with line and column like manifest errors.
@@ -207,10 +182,7 @@ extension HopperConfig {
     /// Largest config file read.
     public static let maxFileSize = 1 << 20
 
-    static let keys = ["spool", "state", "workflows", "workspaces", "run_as", "admin_group", "max_running",
-                       "per_owner_running", "poll_interval", "settle", "rescan_interval", "watch", "max_manifest_size",
-                       "executor", "mail_command", "min_free_space", "log_level", "queues", "max_log_size", "kill_grace", "lease_timeout", "snakemake",
-                       "notify_timeout", "retention", "allow_users", "deny_users", "min_uid", "job_mode", "job_group", "max_steps", "max_result_size", "slurm"]
+    static let keys = keyTable.filter(\.isTopLevel).map(\.name)
 
     /// Reads and checks a config file; relative paths are resolved against its directory.
     public static func load(path: String) throws(ManifestError) -> HopperConfig {

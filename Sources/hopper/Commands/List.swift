@@ -13,8 +13,9 @@ extension Hopper {
 
         @OptionGroup var spoolOptions: SpoolOptions
 
-        @Option(help: ArgumentHelp("Only jobs in this state (\(JobState.allCases.map(\.rawValue).joined(separator: ", "))).", valueName: "state"))
-        var state: String?
+        @Option(help: ArgumentHelp("Only jobs in this state (\(JobState.allCases.map(\.rawValue).joined(separator: ", "))).", valueName: "state"),
+                transform: JobState.parseArgument)
+        var state: JobState?
 
         @Option(help: ArgumentHelp("Only jobs of this owner.", valueName: "user"))
         var owner: String?
@@ -26,9 +27,6 @@ extension Hopper {
         var json = false
 
         func validate() throws {
-            if let state, JobState(rawValue: state) == nil {
-                throw ValidationError("unknown state \(String(reflecting: state)); states are \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
             if limit < 0 { throw ValidationError("--limit must be 0 or more") }
         }
 
@@ -52,7 +50,7 @@ extension Hopper {
             let idWidth = max(4, min(40, records.map(\.id.count).max() ?? 4))
             print("ID".padding(idWidth + 1) + "STATE".padding(10) + "QUEUE".padding(12) + "OWNER".padding(10) + "SUBMITTED".padding(25) + "WORKFLOW")
             for r in records {
-                print(r.id.padding(idWidth + 1) + r.state.padding(10) + r.queue.padding(12) + r.owner.padding(10)
+                print(r.id.padding(idWidth + 1) + r.state.rawValue.padding(10) + r.queue.padding(12) + r.owner.padding(10)
                       + r.submittedAt.padding(25) + (r.workflow ?? "-"))
             }
         }
@@ -63,12 +61,22 @@ extension Hopper {
             for id in (try? FileOps.listDirectory(layout.outbox)) ?? [] where Names.isValid(id) {
                 guard let bytes = try? FileOps.readFile(layout.status(id)),
                       let s = try? JSON.decode(JobStatus.self, from: bytes) else { continue }
-                if let state, s.state.rawValue != state { continue }
+                if let state, s.state != state { continue }
                 if let owner, s.owner != owner { continue }
                 out.append(JobRecord(status: s, uid: -1))
             }
             out.sort { ($0.submittedAt, $0.id) > ($1.submittedAt, $1.id) }
             return limit == 0 ? out : Array(out.prefix(limit))
         }
+    }
+}
+
+extension JobState: ExpressibleByArgument {
+    /// `--state NAME`, with the states listed when the name is not one.
+    static func parseArgument(_ text: String) throws -> JobState {
+        guard let state = JobState(rawValue: text) else {
+            throw ValidationError("unknown state \(String(reflecting: text)); states are \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return state
     }
 }
