@@ -23,7 +23,7 @@ extension Scheduler {
         let cutoff = Timestamp.rfc3339(now - limit.seconds)
         guard let ids = store.logged("expiryCandidates", logger: logger, { try $0.expiryCandidates(what, before: cutoff) }) else { return [] }
         var doomed: [String] = []
-        for id in ids where running[id] == nil && !pendingIDs.contains(id) && waitList[id] == nil {
+        for id in ids where running[id] == nil && !queue.contains(id) && waitList[id] == nil {
             let path = what == .workspace ? layout.workspace(id) : layout.job(id)
             let noun = what == .workspace ? "workspace" : "outbox entry"
             if FileOps.exists(path) {

@@ -15,7 +15,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public static let databaseTableName = "job"
 
     public var id: String
-    public var state: String
+    public var state: JobState
     public var queue: String
     public var owner: String
     public var uid: Int64
@@ -27,7 +27,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
 
     public init(id: String, state: JobState, queue: String, owner: String, uid: Int64, priority: Int,
                 workflow: String?, description: String?, submittedAt: String, updatedAt: String? = nil) {
-        self.id = id; self.state = state.rawValue; self.queue = queue; self.owner = owner; self.uid = uid
+        self.id = id; self.state = state; self.queue = queue; self.owner = owner; self.uid = uid
         self.priority = priority; self.workflow = workflow; self.description = description
         self.submittedAt = submittedAt; self.updatedAt = updatedAt ?? submittedAt
     }
@@ -158,6 +158,10 @@ public final class JobStore: Sendable {
                 t.column("at", .text)
             }
         }
+        m.registerMigration("v5: pending buckets") { db in
+            // The scheduler pages each (priority, owner) bucket of pending jobs in FIFO order.
+            try db.create(index: "job_pending", on: "job", columns: ["state", "priority", "owner", "updated_at", "seq"])
+        }
         return m
     }
 
@@ -236,6 +240,28 @@ public final class JobStore: Sendable {
         try read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job WHERE (expired & 2) != 0")) }
     }
 
+    /// How many jobs wait in each (priority, owner) bucket of `state` (the scheduler's start-up).
+    public func buckets(in state: JobState) throws -> [(priority: Int, owner: String, count: Int)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT priority, owner, COUNT(*) AS n FROM job WHERE state = ? GROUP BY priority, owner",
+                             arguments: [state.rawValue])
+                .map { (priority: $0["priority"], owner: $0["owner"], count: $0["n"]) }
+        }
+    }
+
+    /// The next `limit` jobs of a bucket in `state`, in the order they were queued (last
+    /// change, then insertion), skipping `excluded` ids.
+    public func bucket(_ state: JobState, priority: Int, owner: String, limit: Int, excluding excluded: Set<String>) throws -> [JobRecord] {
+        try read { db in
+            let rows = try JobRecord
+                .filter(Column("state") == state.rawValue && Column("priority") == priority && Column("owner") == owner)
+                .order(Column("updated_at"), Column("seq"))
+                .limit(limit + excluded.count)
+                .fetchAll(db)
+            return Array(rows.filter { !excluded.contains($0.id) }.prefix(limit))
+        }
+    }
+
     /// Jobs in the given states, oldest first (the scheduler's start-up load).
     public func jobs(inStates states: [JobState]) throws -> [JobRecord] {
         try read { db in
@@ -270,10 +296,10 @@ public final class JobStore: Sendable {
     }
 
     /// Jobs newest first, optionally filtered by state and owner.
-    public func list(state: String? = nil, owner: String? = nil, limit: Int? = nil) throws -> [JobRecord] {
+    public func list(state: JobState? = nil, owner: String? = nil, limit: Int? = nil) throws -> [JobRecord] {
         try read { db in
             var q = JobRecord.all()
-            if let state { q = q.filter(Column("state") == state) }
+            if let state { q = q.filter(Column("state") == state.rawValue) }
             if let owner { q = q.filter(Column("owner") == owner) }
             q = q.order(Column("submitted_at").desc, Column("seq").desc)
             if let limit { q = q.limit(limit) }

@@ -43,14 +43,6 @@ public struct SchedulerSettings: Sendable {
     public init() {}
 }
 
-struct QueuedJob {
-    let id: String
-    let owner: String
-    let queue: String
-    let priority: Int
-    let seq: Int
-}
-
 public actor Scheduler {
     let layout: SpoolLayout
     let store: JobStore
@@ -60,9 +52,8 @@ public actor Scheduler {
     let metrics: Metrics
     let logger: Logger
 
-    /// priority → owner → FIFO of jobs
-    var pending: [Int: [String: [QueuedJob]]] = [:]
-    var pendingIDs: Set<String> = []
+    /// The pending jobs to choose from: a bounded window per (priority, owner), the rest in the store.
+    var queue = PendingQueue()
     var running: [String: JobRunner] = [:]
     private var runningByOwner: [String: Int] = [:]
     private var runningByQueue: [String: Int] = [:]
@@ -74,8 +65,11 @@ public actor Scheduler {
     var waitList: [String: WaitEntry] = [:]
     var waitLoop: Task<Void, Never>?
     /// For jobs just accepted: their status and plan, so the runner need not read them back.
-    /// Kept beside the queue, not in it: a queued job is small and cheap to move.
+    /// Kept beside the queue, not in it: a queued job is small and cheap to move. Bounded
+    /// (`initialsLimit`): with a backlog, the jobs beyond it read theirs back when they start
+    /// (about 2.4 KB each that memory would otherwise hold per pending job).
     var initials: [String: (JobStatus, JobManifest)] = [:]
+    var initialsLimit: Int { max(256, 4 * settings.maxRunning) }
 
     public init(layout: SpoolLayout, store: JobStore, executor: LocalExecutor, settings: SchedulerSettings,
                 catalog: WorkflowCatalog?, metrics: Metrics = Metrics(), logger: Logger) {
@@ -91,24 +85,30 @@ public actor Scheduler {
     // MARK: - Loading and queueing
 
     /// Start-up: queue the store's pending jobs, re-adopt its running ones.
+    /// Memory stays bounded whatever the backlog: pending jobs are counted per bucket and read
+    /// from the store a window at a time (PendingQueue); only running jobs and jobs with a
+    /// `wait_for` are read one by one.
     public func load() {
-        let jobs = store.logged("jobs", logger: logger) { try $0.jobs(inStates: [.pending, .waiting, .queued, .running]) } ?? []
+        let active = store.logged("jobs", logger: logger) { try $0.jobs(inStates: [.queued, .running]) } ?? []
+        for job in active {
+            start(QueuedJob(id: job.id, owner: job.owner, queue: job.queue, priority: job.priority, seq: nextSeq()), resuming: true)
+        }
+        for bucket in store.logged("buckets", logger: logger, { try $0.buckets(in: .pending) }) ?? [] {
+            queue.addStored(priority: bucket.priority, owner: bucket.owner, count: bucket.count)
+        }
         // Only these can have a wait_for to honour: the others' plans are not read at start-up.
         let waiting = store.logged("ids", logger: logger) { try $0.ids(inStates: [.pending, .waiting], withPlanKey: "wait_for") } ?? []
-        for job in jobs {
-            if job.state == JobState.running.rawValue || job.state == JobState.queued.rawValue {
-                start(QueuedJob(id: job.id, owner: job.owner, queue: job.queue, priority: job.priority, seq: nextSeq()),
-                      resuming: true)
-            } else {
-                let queued = QueuedJob(id: job.id, owner: job.owner, queue: job.queue, priority: job.priority, seq: nextSeq())
-                if waiting.contains(job.id), let (wait, submitted) = pendingWait(job.id, state: job.state) {
-                    holdForWait(queued, wait: wait, submittedAt: submitted, marked: job.state == JobState.waiting.rawValue)
-                } else {
-                    enqueue(queued)
-                }
+        for id in waiting.sorted() {
+            guard let record = store.logged("job", job: id, logger: logger, { try $0.job(id: id) }) ?? nil else { continue }
+            let queued = QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq())
+            if let (wait, submitted) = pendingWait(id, state: record.state) {
+                if record.state == .pending { queue.discount(1) }   // counted in its bucket above
+                holdForWait(queued, wait: wait, submittedAt: submitted, marked: record.state == .waiting)
+            } else if record.state == .waiting {
+                queue.add(queued, inStore: false)   // buckets hold pending jobs only
             }
         }
-        logger.info("scheduler.loaded", metadata: ["jobs.pending": "\(pendingIDs.count)", "jobs.adopted": "\(running.count)"])
+        logger.info("scheduler.loaded", metadata: ["jobs.pending": "\(queue.total)", "jobs.adopted": "\(running.count)"])
         pump()
     }
 
@@ -117,11 +117,12 @@ public actor Scheduler {
         for job in jobs {
             let queued = QueuedJob(id: job.id, owner: job.status.owner, queue: job.status.queue,
                                    priority: job.status.priority, seq: nextSeq())
-            initials[job.id] = (job.status, job.manifest)
+            if initials.count < initialsLimit { initials[job.id] = (job.status, job.manifest) }
             if let wait = job.manifest.waitFor {
                 holdForWait(queued, wait: wait, submittedAt: job.status.submittedAt, marked: false)
             } else {
-                enqueue(queued)
+                // A job whose insert into the store failed is known to memory alone.
+                enqueue(queued, inStore: store.problem == nil)
             }
         }
         pump()
@@ -133,7 +134,7 @@ public actor Scheduler {
     }
 
     public var runningCount: Int { running.count }
-    public var pendingCount: Int { pendingIDs.count }
+    public var pendingCount: Int { queue.total }
 
     private func nextSeq() -> Int { seq += 1; return seq }
 
@@ -145,35 +146,53 @@ public actor Scheduler {
 
     /// At load: the `wait_for` of a pending or waiting job that has not started yet (a retried
     /// job waited before its first start), with its submission time.
-    private func pendingWait(_ id: String, state: String) -> (WaitFor, String)? {
+    private func pendingWait(_ id: String, state: JobState) -> (WaitFor, String)? {
         guard let text = store.logged("plan", job: id, logger: logger, { try $0.plan(id: id) }) ?? nil,
               let plan = Plan.decode(text), let wait = plan.waitFor,
-              let status = JobRunner.readStatus(layout, id), status.startedAt == nil || state == JobState.waiting.rawValue
+              let status = JobRunner.readStatus(layout, id), status.startedAt == nil || state == .waiting
         else { return nil }
         return (wait, status.submittedAt)
     }
 
-    private func enqueue(_ job: QueuedJob) {
-        guard !pendingIDs.contains(job.id), running[job.id] == nil else { return }
-        pending[job.priority, default: [:]][job.owner, default: []].append(job)
-        pendingIDs.insert(job.id)
+    private func enqueue(_ job: QueuedJob, inStore: Bool = true) {
+        guard running[job.id] == nil else { return }
+        queue.add(job, inStore: inStore)
     }
 
     private func removePending(_ id: String) -> QueuedJob? {
-        guard pendingIDs.remove(id) != nil else { return nil }
-        // Found first, removed after the loop: removing while the loop still holds the array
-        // would copy it whole (copy on write) for every job started.
-        var found: (priority: Int, owner: String, index: Int)?
-        search: for (priority, owners) in pending {
-            for (owner, jobs) in owners {
-                if let i = jobs.firstIndex(where: { $0.id == id }) { found = (priority, owner, i); break search }
+        queue.remove(id)
+    }
+
+    /// A cancel of a job that has not started: taken off the wait list or the queue (or only
+    /// uncounted, when the store alone held it). True when it was waiting or pending.
+    private func cancelQueued(_ id: String, state: JobState) -> Bool {
+        let wasWaiting = stopWaiting(id)
+        let wasQueued = removePending(id) != nil
+        if !wasWaiting && !wasQueued && state == .pending { queue.remove(id, stored: true) }
+        return wasWaiting || wasQueued || state == .pending || state == .waiting
+    }
+
+    /// Fills the emptied window of a bucket from the store. The spool is the truth: a job the
+    /// store still lists as pending but whose status.json says otherwise (the store missed an
+    /// update while it failed) is not started again, and the store is corrected.
+    private func refill(_ priority: Int, _ owner: String) {
+        let excluded = Set(running.keys).union(waitList.keys)
+        let limit = queue.window
+        guard let records = store.logged("bucket", logger: logger, {
+            try $0.bucket(.pending, priority: priority, owner: owner, limit: limit, excluding: excluded)
+        }) else { return }   // the store fails: the bucket waits, the heartbeat says why
+        var jobs: [QueuedJob] = []
+        var stale = 0
+        for r in records {
+            if let status = JobRunner.readStatus(layout, r.id), status.state != .pending {
+                stale += 1
+                JobRunner.setState(store, r.id, status.state, logger: logger)
+                continue
             }
+            jobs.append(QueuedJob(id: r.id, owner: r.owner, queue: r.queue, priority: r.priority, seq: nextSeq()))
         }
-        guard let (priority, owner, index) = found else { return nil }
-        let job = pending[priority]![owner]!.remove(at: index)
-        if pending[priority]![owner]!.isEmpty { pending[priority]![owner] = nil }
-        if pending[priority]!.isEmpty { pending[priority] = nil }
-        return job
+        queue.discount(stale)
+        queue.refill(priority: priority, owner: owner, with: jobs, exhausted: records.count < limit)
     }
 
     // MARK: - Starting
@@ -194,12 +213,13 @@ public actor Scheduler {
 
     /// Highest priority first; within it, the owner who started least recently; their oldest job.
     private func pickNext() -> QueuedJob? {
-        for priority in pending.keys.sorted(by: >) {
-            guard let owners = pending[priority] else { continue }
+        for priority in queue.buckets.keys.sorted(by: >) {
+            guard let owners = queue.buckets[priority] else { continue }
             let order = owners.keys.sorted { (lastStart[$0] ?? 0, $0) < (lastStart[$1] ?? 0, $1) }
             for owner in order {
+                if queue.buckets[priority]?[owner]?.jobs.isEmpty == true { refill(priority, owner) }
                 // Within an owner, FIFO; a job blocked by its queue's cap lets a later one of another queue go.
-                if let job = owners[owner]!.first(where: eligible) { return job }
+                if let job = queue.buckets[priority]?[owner]?.jobs.first(where: eligible) { return job }
             }
         }
         return nil
@@ -239,17 +259,18 @@ public actor Scheduler {
         let id = request.job
         let found = store.logged("job", job: id, logger: logger) { try $0.job(id: id) }
         guard let found else { return "the daemon cannot read its store just now; drop the request again later" }
-        guard let record = found, let state = JobState(rawValue: record.state) else {
+        guard let record = found else {
             return "job \(id) does not exist"
         }
         if let refusal = authorize(drop, owner: record) { return refusal }
+        let state = record.state
         if let refusal = request.action.refusal(job: id, state: state) { return refusal }
         let action = request.action.rawValue
         switch request.action {
         case .cancel:
             if let runner = running[id] {
                 runner.cancel(by: requester(drop))
-            } else if stopWaiting(id) || removePending(id) != nil || state == .pending || state == .waiting {
+            } else if cancelQueued(id, state: state) {
                 initials[id] = nil
                 JobRunner.cancelPending(id: id, layout: layout, store: store, by: requester(drop), logger: logger)
                 notifyFinished(id)
