@@ -82,7 +82,8 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "HopperExecTests", dependencies: ["HopperExec", "HopperCore"], swiftSettings: strict),
         .testTarget(name: "HopperIntegrationTests", dependencies: [
-            "HopperCore", "HopperStore", "hopper", "hopper-supervise",
+            "HopperCore", "HopperStore", "HopperExec", "hopper", "hopper-supervise",
+            // LocalExecutor driven in-process with the real supervisor (CancelTests).
             // Intake driven step by step (IntakeSwapTests): a swap between examination and commit.
             "HopperDaemon", "HopperWatch", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

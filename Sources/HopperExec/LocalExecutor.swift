@@ -1,16 +1,20 @@
-// LocalExecutor — where a step gets started, watched and killed on this machine.
+// LocalExecutor — where a step gets started, watched and ended on this machine.
 //
 // Each attempt runs under its own `hopper-supervise` (see Sources/hopper-supervise/main.c),
-// started with swift-subprocess in a new session (`createSession`): the supervisor, the step
-// and everything the step starts share one process group. Cancelling the task that runs an
-// attempt tears that group down in stages — SIGTERM to the group, a grace period, SIGKILL to
-// the group (`teardownSequence`, `toProcessGroup: true`) — so no grandchild survives a cancel.
+// started with swift-subprocess in a new session (`createSession`); the step runs in a process
+// group of its own inside that session. The supervisor alone ends a step: cancelling the task
+// that runs (or adopted) an attempt sends SIGTERM to the supervisor's pid, and the supervisor
+// sends SIGTERM to the step's group, waits `grace`, sends SIGKILL to the group, and writes its
+// `cancelled` exit record. The daemon sends SIGKILL only as a backstop, `grace + backstopMargin`
+// later, to a supervisor still running then and its whole session (see SupervisorControl).
+// swift-subprocess never sees the cancel (the spawn runs in a task of its own), so its teardown
+// does not race the supervisor.
 //
-// The supervisor records the attempt in the workspace (`.hopper/<step>.<attempt>.json`: pid,
-// process group, start; `….exit`: exit code or signal, outcome, end). The daemon may die and
-// come back: `inspect` tells whether an attempt never started, is still running (its
-// supervisor's pid and /proc start time match the record) or finished; `adopt` waits for a
-// running one and can cancel it by signalling its process group.
+// The supervisor records the attempt in the workspace (AttemptRecord: `.hopper/<step>.<attempt>.json`
+// with pid, process group, start and grace; `….exit` with exit code or signal, outcome, end).
+// The daemon may die and come back: `inspect` tells whether an attempt never started, is still
+// running (its supervisor's pid and /proc start time match the record) or finished; `adopt`
+// waits for a running one and cancels it the same way.
 import HopperCore
 import Logging
 import Subprocess
@@ -37,7 +41,7 @@ public struct StepLaunch: Sendable {
     public var logPath: String
     public var command: StepCommand
     public var environment: [String: String]
-    /// Seconds; the supervisor sends SIGTERM, then SIGKILL after `grace`.
+    /// Seconds; the supervisor sends SIGTERM to the step's group, then SIGKILL after `grace`.
     public var timeout: Double?
     public var grace: Double
     public var logCap: Int64
@@ -110,11 +114,14 @@ public enum AttemptState: Sendable, Equatable {
 
 public final class LocalExecutor: Sendable {
     public let supervisor: String
+    /// Seconds beyond the supervisor's grace before the daemon's SIGKILL backstop.
+    public let backstopMargin: Double
     let logger: Logger
 
-    public init(supervisor: String, logger: Logger) {
+    public init(supervisor: String, logger: Logger, backstopMargin: Double = 2) {
         self.supervisor = supervisor
         self.logger = logger
+        self.backstopMargin = backstopMargin
     }
 
     /// The `hopper-supervise` installed beside the running executable.
@@ -125,9 +132,8 @@ public final class LocalExecutor: Sendable {
         return FileOps.split(exe).0 + "/hopper-supervise"
     }
 
-    /// Runs one attempt to its end. Cancelling the calling task cancels the step: SIGTERM to
-    /// its process group, `grace` seconds, SIGKILL.
-    public func run(_ launch: StepLaunch) async -> StepOutcome {
+    /// The supervisor's arguments for an attempt.
+    static func arguments(_ launch: StepLaunch) -> [String] {
         var args = ["--record", launch.recordPath, "--log", launch.logPath, "--log-cap", String(launch.logCap),
                     "--grace", String(launch.grace),
                     "--header", "step \(launch.step) attempt \(launch.attempt) started \(Timestamp.rfc3339())"]
@@ -139,79 +145,112 @@ public final class LocalExecutor: Sendable {
         case .argv(let argv): args += ["--"] + argv
         case .mock(let seconds, let failRate, let seed): args += ["--mock", "\(seconds),\(failRate),\(seed)"]
         }
-        var options = PlatformOptions()
-        options.createSession = true
-        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .milliseconds(Int64(launch.grace * 1000)))]
-        // KEY=VALUE with the C string terminator: swift-subprocess strdup()s these bytes.
-        let env = launch.environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] }
+        return args
+    }
+
+    /// Runs one attempt to its end. Cancelling the calling task asks the supervisor to end the
+    /// step (SIGTERM to the step's group, `grace` seconds, SIGKILL) and keeps waiting for it.
+    public func run(_ launch: StepLaunch) async -> StepOutcome {
+        if Task.isCancelled { return StepOutcome(kind: .cancelled, finishedAt: Timestamp.now()) }
+        let control = SupervisorControl()
         let started = Timestamp.now()
+        let spawn: Task<Spawned, Never> = Task.detached { [supervisor] in
+            await Self.spawn(supervisor, launch, control)
+        }
+        let backstopAfter: Double = launch.grace + backstopMargin
+        let spawned: Spawned = await withTaskCancellationHandler {
+            await spawn.value
+        } onCancel: {
+            control.cancel(backstopAfter: backstopAfter)
+        }
         var status: TerminationStatus?
-        do {
-            let result = try await Subprocess.run(
-                .path(FilePath(supervisor)), arguments: Arguments(args), environment: .custom(env),
-                workingDirectory: FilePath(launch.workspace), platformOptions: options,
-                input: .none, output: .discarded, error: .discarded)
-            status = result.terminationStatus
-        } catch {
-            if !Task.isCancelled {
+        switch spawned {
+        case .exited(let s): status = s
+        case .failed(let message):
+            if !control.cancelRequested {
                 return StepOutcome(kind: .failedToStart, startedAt: started, finishedAt: Timestamp.now(),
-                                   message: "could not start \(supervisor): \(error)")
+                                   message: "could not start \(supervisor): \(message)")
             }
         }
         if case .exited(75) = status {
             // Another supervisor holds this attempt (a daemon restart raced us): follow that one.
             return await adopt(recordPath: launch.recordPath, grace: launch.grace)
         }
-        return Self.outcome(recordPath: launch.recordPath, cancelled: Task.isCancelled, status: status)
+        let cancelled: Bool = control.cancelRequested || Task.isCancelled
+        return Self.outcome(recordPath: launch.recordPath, cancelled: cancelled, status: status)
     }
 
-    /// Waits for an attempt started by an earlier daemon. Cancelling the calling task signals
-    /// its process group (SIGTERM, grace, SIGKILL).
+    enum Spawned: Sendable {
+        case exited(TerminationStatus)
+        case failed(String)
+    }
+
+    /// Starts the supervisor in a new session and waits for it. Runs in a task of its own,
+    /// never cancelled: ending the step is the supervisor's (see SupervisorControl).
+    static func spawn(_ supervisor: String, _ launch: StepLaunch, _ control: SupervisorControl) async -> Spawned {
+        var options = PlatformOptions()
+        options.createSession = true
+        // KEY=VALUE with the C string terminator: swift-subprocess strdup()s these bytes.
+        let env: [[UInt8]] = launch.environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] }
+        do {
+            let result = try await Subprocess.run(
+                .path(FilePath(supervisor)), arguments: Arguments(arguments(launch)), environment: .custom(env),
+                workingDirectory: FilePath(launch.workspace), platformOptions: options,
+                input: .none, output: .discarded, error: .discarded
+            ) { execution in
+                control.started(execution.processIdentifier.value)
+            }
+            control.finished()
+            return .exited(result.terminationStatus)
+        } catch {
+            control.finished()
+            return .failed("\(error)")
+        }
+    }
+
+    /// Waits for an attempt started by an earlier daemon. Cancelling the calling task asks its
+    /// supervisor to end the step, as `run` does, with the same backstop (after the grace the
+    /// supervisor recorded, else `grace`).
     /// `owner`: the uid the attempt runs as (default: the daemon's). The records live in a
     /// workspace that may belong to the job's owner, who could write a record naming someone
     /// else's process: a process not running as `owner` is never signalled.
     public func adopt(recordPath: String, grace: Double, owner: uid_t? = nil) async -> StepOutcome {
+        var backstopAt: Double?
+        var killedAt: Double?
         while true {
             switch Self.inspect(recordPath: recordPath) {
-            case .finished(let outcome): return outcome
-            case .notStarted: return StepOutcome(kind: .lost, message: "the attempt has no record")
+            case .finished(let outcome):
+                if backstopAt == nil { return outcome }
+                return Self.outcome(recordPath: recordPath, cancelled: true, status: nil)
+            case .notStarted:
+                return StepOutcome(kind: .lost, message: "the attempt has no record")
             case .running(let pid):
                 if Task.isCancelled && pid > 0 {
-                    guard Self.processUID(pid) == (owner ?? geteuid()) else {
-                        return StepOutcome(kind: .lost, message: "the attempt's record names process \(pid), which does not run as the job's owner; it was not signalled")
+                    let now = Timestamp.now()
+                    if backstopAt == nil {
+                        guard Self.processUID(pid) == (owner ?? geteuid()) else {
+                            return StepOutcome(kind: .lost, message: "the attempt's record names process \(pid), which does not run as the job's owner; it was not signalled")
+                        }
+                        kill(pid, SIGTERM)
+                        let recorded: Double = AttemptRecord.read(recordPath)?.grace ?? grace
+                        backstopAt = now + recorded + backstopMargin
+                    } else if let at = killedAt {
+                        // Killed, yet its pid still answers (a zombie no one reaps): done waiting.
+                        if now > at + 2 { return Self.outcome(recordPath: recordPath, cancelled: true, status: nil) }
+                    } else if let at = backstopAt, now >= at {
+                        Self.killSession(pid)
+                        killedAt = now
                     }
-                    await Self.killGroup(pid, grace: grace)
-                    return Self.outcome(recordPath: recordPath, cancelled: true, status: nil)
                 }
-                try? await Task.sleep(for: .milliseconds(100))
+                await Self.pause(backstopAt == nil ? 0.1 : 0.02)
             }
         }
-    }
-
-    /// The real uid of a process (`Uid:` in /proc/<pid>/status), or nil.
-    public static func processUID(_ pid: Int32) -> uid_t? {
-        guard let bytes = try? FileOps.readFile("/proc/\(pid)/status", limit: 16384) else { return nil }
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Uid:") {
-            return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap { uid_t($0) }
-        }
-        return nil
-    }
-
-    /// SIGTERM to the group, up to `grace` seconds for it to go, SIGKILL.
-    static func killGroup(_ pgid: Int32, grace: Double) async {
-        kill(-pgid, SIGTERM)
-        let deadline = Timestamp.now() + grace
-        while Timestamp.now() < deadline {
-            if kill(-pgid, 0) != 0 { return }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        kill(-pgid, SIGKILL)
     }
 
     /// Reads an attempt's records.
     public static func inspect(recordPath: String) -> AttemptState {
         if let outcome = readExit(recordPath) { return .finished(outcome) }
-        guard let claim = readJSON(recordPath) else {
+        guard let claim = AttemptRecord.read(recordPath) else {
             // A claim being written (one small write) reads as empty for an instant.
             if let st = try? FileOps.lstat(recordPath) {
                 if Timestamp.now() - Double(st.st_mtim.tv_sec) < 5 { return .running(pid: 0) }
@@ -219,14 +258,13 @@ public final class LocalExecutor: Sendable {
             }
             return .notStarted
         }
-        let pid = Int32(claim["supervisor_pid"] as? Int ?? 0)
-        let start = claim["proc_start"] as? Int ?? -1
-        if pid > 0 && procStart(pid) == start {
+        let pid: Int32 = claim.supervisorPID ?? 0
+        if pid > 0, let start = claim.procStart, procStart(pid) == start {
             return .running(pid: pid)
         }
         // Exited between the two reads?
         if let outcome = readExit(recordPath) { return .finished(outcome) }
-        return .finished(StepOutcome(kind: .lost, startedAt: claim["started_at"] as? Double,
+        return .finished(StepOutcome(kind: .lost, startedAt: claim.startedAt,
                                      message: "the step's supervisor (pid \(pid)) disappeared without recording an exit status"))
     }
 
@@ -235,8 +273,8 @@ public final class LocalExecutor: Sendable {
             if cancelled && outcome.kind == .exited && outcome.exitCode != 0 { outcome.kind = .cancelled }
             return outcome
         }
-        let claim = readJSON(recordPath)
-        let started = claim?["started_at"] as? Double
+        let claim: AttemptRecord? = AttemptRecord.read(recordPath)
+        let started: Double? = claim?.startedAt
         if cancelled { return StepOutcome(kind: .cancelled, signal: 9, startedAt: started, finishedAt: Timestamp.now()) }
         if claim == nil {
             return StepOutcome(kind: .failedToStart, finishedAt: Timestamp.now(),
@@ -246,78 +284,9 @@ public final class LocalExecutor: Sendable {
                            message: "the step's supervisor ended without recording an exit status (\(String(describing: status)))")
     }
 
+    /// The attempt's exit record as an outcome, or nil while there is none.
     static func readExit(_ recordPath: String) -> StepOutcome? {
-        guard let exit = readJSON(recordPath + ".exit") else { return nil }
-        let claim = readJSON(recordPath)
-        let kind = StepOutcome.Kind(rawValue: exit["outcome"] as? String ?? "") ?? .exited
-        return StepOutcome(kind: kind, exitCode: exit["exit_code"] as? Int, signal: exit["signal"] as? Int,
-                           startedAt: claim?["started_at"] as? Double, finishedAt: exit["finished_at"] as? Double,
-                           logDropped: Int64(exit["log_dropped"] as? Int ?? 0))
-    }
-
-    static func readJSON(_ path: String) -> [String: Any]? {
-        guard let bytes = try? FileOps.readFile(path, limit: 1 << 16), !bytes.isEmpty else { return nil }
-        return FlatJSON.parse(bytes)
-    }
-
-    /// Field 22 of /proc/<pid>/stat (start time in clock ticks), or nil.
-    static func procStart(_ pid: Int32) -> Int? {
-        guard let bytes = try? FileOps.readFile("/proc/\(pid)/stat", limit: 4096),
-              let close = bytes.lastIndex(of: 0x29) else { return nil }
-        let fields = bytes[(close + 2)...].split(separator: 0x20)
-        guard fields.count > 19 else { return nil }
-        return Int(String(decoding: fields[19], as: UTF8.self))
-    }
-}
-
-/// A parser for the supervisor's one-level JSON objects (numbers, strings, null).
-enum FlatJSON {
-    static func parse(_ bytes: [UInt8]) -> [String: Any]? {
-        var out: [String: Any] = [:]
-        var i = 0
-        func skip() { while i < bytes.count && (bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x09 || bytes[i] == 0x0D) { i += 1 } }
-        func string() -> String? {
-            guard i < bytes.count, bytes[i] == 0x22 else { return nil }
-            i += 1
-            var s: [UInt8] = []
-            while i < bytes.count && bytes[i] != 0x22 {
-                if bytes[i] == 0x5C && i + 1 < bytes.count { i += 1 }
-                s.append(bytes[i]); i += 1
-            }
-            i += 1
-            return String(decoding: s, as: UTF8.self)
-        }
-        skip()
-        guard i < bytes.count, bytes[i] == 0x7B else { return nil }
-        i += 1
-        while true {
-            skip()
-            if i < bytes.count && bytes[i] == 0x7D { return out }
-            guard let key = string() else { return nil }
-            skip()
-            guard i < bytes.count, bytes[i] == 0x3A else { return nil }
-            i += 1
-            skip()
-            if i < bytes.count && bytes[i] == 0x22 {
-                out[key] = string()
-            } else {
-                let start = i
-                while i < bytes.count && bytes[i] != 0x2C && bytes[i] != 0x7D && bytes[i] != 0x20 && bytes[i] != 0x0A { i += 1 }
-                let token = String(decoding: bytes[start..<i], as: UTF8.self)
-                if token == "null" {
-                    // absent
-                } else if let n = Int(token) {
-                    out[key] = n
-                } else if let d = Double(token) {
-                    out[key] = d
-                } else {
-                    return nil
-                }
-            }
-            skip()
-            if i < bytes.count && bytes[i] == 0x2C { i += 1; continue }
-            if i < bytes.count && bytes[i] == 0x7D { return out }
-            return nil
-        }
+        guard let exit = AttemptRecord.read(recordPath + ".exit") else { return nil }
+        return exit.stepOutcome(claim: AttemptRecord.read(recordPath))
     }
 }

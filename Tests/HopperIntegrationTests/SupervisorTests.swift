@@ -1,6 +1,7 @@
 // hopper-supervise on its own: how it starts a step (posix_spawnp, or fork for the mock step
-// and for a program that cannot be started) and what it records, with and without
-// --sync-unless-parent (the daemon taking over the exit record's fsync).
+// and for a program that cannot be started), what it records, with and without
+// --sync-unless-parent (the daemon taking over the exit record's fsync), and how it ends a step
+// at its timeout. Cancelling through it: CancelTests.
 import Foundation
 import HopperCore
 import Testing
@@ -73,6 +74,18 @@ import Glibc
         #expect(r.code == 4)
         let log = (try? String(contentsOfFile: d + "/s.log", encoding: .utf8)) ?? ""
         #expect(log.contains("SigBlk:\t0000000000000000"), "\(log)")
+    }
+
+    @Test func aTimeoutEndsTheStepsWholeGroupAndIsRecordedAsTimedOut() throws {
+        let d = try dir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        // The step and what it started ignore SIGTERM: the SIGKILL after the grace ends them all.
+        let r = try run(d, ["--timeout", "0.3", "--grace", "0.2", "--shell", "trap '' TERM; sleep 40996.5 & sleep 40996.6; wait"])
+        #expect(r.code == 128 + 9)
+        #expect(r.exit.contains("\"outcome\": \"timed_out\""), "\(r.exit)")
+        #expect(r.exit.contains("\"signal\": 9"))
+        #expect(r.log.contains("step timed out after 0.3 s: SIGTERM, then SIGKILL after 0.2 s"))
+        #expect(eventually(timeout: 5) { processes(matching: "sleep 40996.").isEmpty })
     }
 
     @Test func theMockStepStillRuns() throws {

@@ -5,8 +5,11 @@
 //   <step>.<attempt>.slurm.sh       the batch script
 //   <step>.<attempt>.slurm-intent   written (fsynced) just before sbatch: "a submission may exist"
 //   <step>.<attempt>.slurm-id       the SLURM job id, written (fsynced) as soon as sbatch answers
-//   <step>.<attempt>.slurm-started  written by the batch script when it starts on a node
-//   <step>.<attempt>.slurm-exit     written by the batch script's EXIT trap: {"exit_code": N, …}
+//   <step>.<attempt>.slurm-started  written by the batch script when it starts on a node:
+//                                   {"started_at": T, "slurm_job_id": "ID", "host": "NAME"}
+//   <step>.<attempt>.slurm-exit     written by the batch script's EXIT trap:
+//                                   {"exit_code": N, "finished_at": T, "slurm_job_id": "ID"}
+// Both decode into AttemptRecord (as the supervisor's records do): keep the field names in step.
 //
 // The exit record is what keeps a result when SLURM has forgotten the job (no accounting and
 // the daemon was down for longer than MinJobAge): the script writes it itself, on the shared

@@ -337,20 +337,12 @@ public final class SlurmExecutor: Sendable {
     }
 
     static func recordedExit(_ files: SlurmAttemptFiles) -> Int? {
-        guard let bytes = try? FileOps.readFile(files.exit, limit: 4096), let record = FlatJSON.parse(bytes) else { return nil }
-        return record["exit_code"] as? Int
+        AttemptRecord.read(files.exit)?.exitCode
     }
 
+    /// The start (the batch script's start record) and end (its exit record) of an attempt.
     static func recordTimes(_ files: SlurmAttemptFiles) -> (Double?, Double?) {
-        var started: Double?
-        var finished: Double?
-        if let bytes = try? FileOps.readFile(files.started, limit: 4096), let r = FlatJSON.parse(bytes) {
-            started = (r["started_at"] as? Double) ?? (r["started_at"] as? Int).map(Double.init)
-        }
-        if let bytes = try? FileOps.readFile(files.exit, limit: 4096), let r = FlatJSON.parse(bytes) {
-            finished = (r["finished_at"] as? Double) ?? (r["finished_at"] as? Int).map(Double.init)
-        }
-        return (started, finished)
+        (AttemptRecord.read(files.started)?.startedAt, AttemptRecord.read(files.exit)?.finishedAt)
     }
 
     // MARK: - Helpers

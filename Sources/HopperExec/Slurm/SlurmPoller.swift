@@ -214,9 +214,7 @@ public actor SlurmPoller {
 
     /// `started_at` of a batch script's start record.
     static func recordedStart(_ path: String) -> Double? {
-        guard let bytes = try? FileOps.readFile(path, limit: 4096), let r = FlatJSON.parse(bytes) else { return nil }
-        if let d = r["started_at"] as? Double { return d }
-        return (r["started_at"] as? Int).map(Double.init)
+        AttemptRecord.read(path)?.startedAt
     }
 
     /// Jobs that ended and left slurmctld's memory: one `sacct` for all, when accounting is on;
