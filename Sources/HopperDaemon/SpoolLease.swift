@@ -68,11 +68,11 @@ public final class SpoolLease: Sendable {
         for _ in 0..<8 {
             if try create(path, me) { return SpoolLease(path: path, record: me, logger: logger) }
             guard let held = read(path) else {
-                // Vanished (released or renamed away), or written right now by its taker.
-                if FileOps.exists(path), try !leaseFileIsStale(path, timeout: timeout) {
-                    throw DaemonError("another hopper daemon is taking the spool \(layout.root) right now (\(path)); is a second unit starting?")
-                }
-                if FileOps.exists(path) { try takeOver(path, judged: nil, logger: logger) }
+                // Vanished (released or renamed away), written right now by a taker without
+                // link(2), or emptied by a power cut: stale unless it changes while watched.
+                guard FileOps.exists(path) else { continue }
+                if try unreadableLeaseChanges(path, renewEvery: renewEvery) { continue }
+                try takeOver(path, judged: nil, logger: logger)
                 continue
             }
             if held.host == me.host && held.bootID == me.bootID && held.pid == me.pid {
@@ -103,7 +103,9 @@ public final class SpoolLease: Sendable {
         var next = record
         next.renewed = Timestamp.now()
         next.renewedAt = Timestamp.rfc3339()
-        try FileOps.writeAtomically(path, try JSON.pretty(next), durable: false)
+        // Durable: a rename that reached the disk ahead of its bytes would leave an empty lease
+        // after a power cut (which the next start then has to wait out).
+        try FileOps.writeAtomically(path, try JSON.pretty(next), durable: true)
     }
 
     /// Removes the lease if it still names this daemon.
@@ -194,12 +196,21 @@ public final class SpoolLease: Sendable {
         return false
     }
 
-    /// An unreadable lease (being written by a taker without link(2), or torn) is stale once its
-    /// mtime is older than the timeout.
-    static func leaseFileIsStale(_ path: String, timeout: Double) throws -> Bool {
-        guard let st = try FileOps.lstat(path) else { return true }
-        let age = Timestamp.now() - (Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
-        return age > timeout
+    /// Whether an unreadable lease (inode, size, mtime) changes within two renewals: a live
+    /// holder or taker rewrites it; one a power cut emptied stays as it is.
+    static func unreadableLeaseChanges(_ path: String, renewEvery: Double) throws -> Bool {
+        func look() throws -> [Int64]? {
+            guard let st = try FileOps.lstat(path) else { return nil }
+            return [Int64(st.st_ino), Int64(st.st_size), Int64(st.st_mtim.tv_sec), Int64(st.st_mtim.tv_nsec)]
+        }
+        let first = try look()
+        let deadline = Timestamp.now() + max(1, 2 * renewEvery + 0.5)
+        while Timestamp.now() < deadline {
+            usleep(100_000)
+            if read(path) != nil { return true }
+            if try look() != first { return true }
+        }
+        return false
     }
 
     static func describeHolder(_ held: LeaseRecord, spool: String, timeout: Double) -> String {

@@ -70,8 +70,12 @@ public struct StepLaunch: Sendable {
 public struct StepOutcome: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case exited, timeout, cancelled
-        /// The supervisor is gone without a record (machine restart, killed before recording).
+        /// The step ended in a way that says nothing of its exit (SLURM: OUT_OF_MEMORY, cancelled
+        /// from outside; a record naming someone else's process).
         case lost
+        /// The attempt's end is unknown: its supervisor is gone without an exit record, or its
+        /// records are unreadable (a power cut lost or tore them). Run again as a new attempt.
+        case interrupted
         /// The supervisor could not start the step at all.
         case failedToStart
     }
@@ -100,6 +104,7 @@ public struct StepOutcome: Sendable, Equatable {
         case .timeout: return "timed out" + (exitCode.map { " (exit \($0))" } ?? "")
         case .cancelled: return "cancelled"
         case .lost: return message ?? "the step's supervisor disappeared without recording an exit status"
+        case .interrupted: return message ?? "its end was lost"
         case .failedToStart: return message ?? "could not start"
         }
     }
@@ -223,7 +228,7 @@ public final class LocalExecutor: Sendable {
                 if backstopAt == nil { return outcome }
                 return Self.outcome(recordPath: recordPath, cancelled: true, status: nil)
             case .notStarted:
-                return StepOutcome(kind: .lost, message: "the attempt has no record")
+                return StepOutcome(kind: .interrupted, message: "the attempt has no record")
             case .running(let pid):
                 if Task.isCancelled && pid > 0 {
                     let now = Timestamp.now()
@@ -254,7 +259,7 @@ public final class LocalExecutor: Sendable {
             // A claim being written (one small write) reads as empty for an instant.
             if let st = try? FileOps.lstat(recordPath) {
                 if Timestamp.now() - Double(st.st_mtim.tv_sec) < 5 { return .running(pid: 0) }
-                return .finished(StepOutcome(kind: .lost, message: "the step's supervisor left an unreadable record"))
+                return .finished(StepOutcome(kind: .interrupted, message: "the step's supervisor left an unreadable record"))
             }
             return .notStarted
         }
@@ -264,7 +269,7 @@ public final class LocalExecutor: Sendable {
         }
         // Exited between the two reads?
         if let outcome = readExit(recordPath) { return .finished(outcome) }
-        return .finished(StepOutcome(kind: .lost, startedAt: claim.startedAt,
+        return .finished(StepOutcome(kind: .interrupted, startedAt: claim.startedAt,
                                      message: "the step's supervisor (pid \(pid)) disappeared without recording an exit status"))
     }
 
@@ -280,7 +285,7 @@ public final class LocalExecutor: Sendable {
             return StepOutcome(kind: .failedToStart, finishedAt: Timestamp.now(),
                                message: "the supervisor exited before starting the step (\(String(describing: status)))")
         }
-        return StepOutcome(kind: .lost, startedAt: started, finishedAt: Timestamp.now(),
+        return StepOutcome(kind: .interrupted, startedAt: started, finishedAt: Timestamp.now(),
                            message: "the step's supervisor ended without recording an exit status (\(String(describing: status)))")
     }
 

@@ -72,6 +72,13 @@ import Testing
         #expect(s.steps[0].state == stepState)
     }
 
+    @Test func anInterruptedAttemptIsFollowedByANewOne() throws {
+        var s = try running()
+        try s.endAttempt(step: 0, as: .interrupted, exitCode: nil, summary: "lost", detail: nil, at: t1)
+        try s.beginAttempt(step: 0, attempt: 2, at: t1)
+        #expect(s.steps[0].attempts.map(\.state) == [.interrupted, .running])
+    }
+
     @Test func beginAttemptIsRefusedForAnOldAttemptNumberAJobNotRunningOrNoSuchStep() throws {
         var s = try running()
         try s.endAttempt(step: 0, as: .failed, exitCode: 1, summary: "x", detail: nil, at: t1)
@@ -81,7 +88,7 @@ import Testing
         #expect(throws: TransitionError.self) { try pending.beginAttempt(step: 0, attempt: 1, at: t1) }
     }
 
-    @Test(arguments: [StepState.completed, .failed, .cancelled])
+    @Test(arguments: [StepState.completed, .failed, .cancelled, .interrupted])
     func endAttemptEndsTheRunningAttempt(_ end: StepState) throws {
         var s = try running()
         try s.endAttempt(step: 0, as: end, exitCode: end == .completed ? 0 : 1, summary: "sum", detail: "d", at: t1)

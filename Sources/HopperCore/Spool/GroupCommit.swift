@@ -28,7 +28,20 @@ public final class GroupCommit: Sendable {
         let path: String
         let bytes: [UInt8]
         let mode: mode_t
-        let done: CheckedContinuation<SystemError?, Never>
+        let done: Done
+    }
+
+    /// Who hears of the write's end: an awaiting writer, or a callback (`enqueue`).
+    enum Done: Sendable {
+        case waiter(CheckedContinuation<SystemError?, Never>)
+        case callback(@Sendable (SystemError?) -> Void)
+
+        func finish(_ result: SystemError?) {
+            switch self {
+            case .waiter(let c): c.resume(returning: result)
+            case .callback(let f): f(result)
+            }
+        }
     }
 
     struct State {
@@ -49,15 +62,25 @@ public final class GroupCommit: Sendable {
     /// Replaces `path` with `bytes` atomically and durably, in the next round.
     public func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) async throws(SystemError) {
         let failure: SystemError? = await withCheckedContinuation { done in
-            let start = state.withLock { s -> Bool in
-                s.waiting.append(Write(path: path, bytes: bytes, mode: mode, done: done))
-                if s.draining { return false }
-                s.draining = true
-                return true
-            }
-            if start { queue.async { self.drain() } }
+            hand(Write(path: path, bytes: bytes, mode: mode, done: .waiter(done)))
         }
         if let failure { throw failure }
+    }
+
+    /// Like `write`, without waiting: the write is handed in now (so writes handed in later,
+    /// by anyone, are applied after it) and `done` hears of its end.
+    public func enqueue(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, done: @escaping @Sendable (SystemError?) -> Void) {
+        hand(Write(path: path, bytes: bytes, mode: mode, done: .callback(done)))
+    }
+
+    private func hand(_ write: Write) {
+        let start = state.withLock { s -> Bool in
+            s.waiting.append(write)
+            if s.draining { return false }
+            s.draining = true
+            return true
+        }
+        if start { queue.async { self.drain() } }
     }
 
     private func drain() {
@@ -76,7 +99,7 @@ public final class GroupCommit: Sendable {
             let results = Self.commit(made.map { round[$0] })
             var outcome = [SystemError?](repeating: nil, count: round.count)
             for (k, i) in made.enumerated() { outcome[i] = results[k] }
-            for (i, w) in round.enumerated() { w.done.resume(returning: outcome[i]) }
+            for (i, w) in round.enumerated() { w.done.finish(outcome[i]) }
         }
     }
 

@@ -14,6 +14,9 @@ public enum JobState: String, Codable, Sendable, CaseIterable {
 
 public enum StepState: String, Codable, Sendable {
     case pending, queued, running, completed, failed, skipped, cancelled
+    /// An attempt whose end was lost (a power cut, a supervisor killed before it recorded its
+    /// exit): it is run again as a new attempt, without counting against `retries`.
+    case interrupted
 }
 
 /// One attempt of a step: its history entry in `steps[].attempts`.

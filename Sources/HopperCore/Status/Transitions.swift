@@ -8,8 +8,9 @@
 //    queued)        └─ cancelBeforeStart ─────────────────────────────→ cancelled
 //          completed | failed | cancelled ─ requeue (retry: failed | cancelled; rerun) ─→ pending
 //
-//   step:  pending | failed ─ beginAttempt ─→ running ─ endAttempt ─→ completed | failed | cancelled
-//          (a failed step begins its next attempt: a retry); not yet completed ─ skip ─→ skipped
+//   step:  pending | failed | interrupted ─ beginAttempt ─→ running ─ endAttempt ─→ completed | failed
+//          | cancelled | interrupted (a failed step begins its next attempt: a retry; an
+//          interrupted one, whose end a power cut lost, too); not yet completed ─ skip ─→ skipped
 //
 // Which job states a control action applies to is written here once (`ControlAction.appliesTo`)
 // and used by the CLI (refusing before it writes) and the daemon (refusing what arrives).
@@ -63,7 +64,7 @@ extension JobStatus {
     public mutating func beginAttempt(step index: Int, attempt: Int, at now: String) throws(TransitionError) {
         guard state == .running, steps.indices.contains(index) else { throw refused("begin an attempt of step \(index)") }
         var step = steps[index]
-        guard step.state == .pending || step.state == .failed, attempt > step.attempt else {
+        guard step.state == .pending || step.state == .failed || step.state == .interrupted, attempt > step.attempt else {
             throw refused("begin attempt \(attempt) of step \(step.name) (\(step.state.rawValue), attempt \(step.attempt))")
         }
         step.state = .running
@@ -84,7 +85,7 @@ extension JobStatus {
     /// code and `summary` ("exited with 1") in its history, and `detail` on the step.
     public mutating func endAttempt(step index: Int, as end: StepState, exitCode: Int?, summary: String,
                                     detail: String?, at finished: String) throws(TransitionError) {
-        guard steps.indices.contains(index), end == .completed || end == .failed || end == .cancelled else {
+        guard steps.indices.contains(index), end == .completed || end == .failed || end == .cancelled || end == .interrupted else {
             throw refused("end an attempt of step \(index) as \(end.rawValue)")
         }
         var step = steps[index]

@@ -41,6 +41,8 @@ final class JobRunner: Sendable {
     /// How long the status of a step that has just started waits before it is written: a step
     /// that ends sooner goes straight from its predecessor's status to its own end.
     static let startCoalescing: Duration = .milliseconds(25)
+    /// Interrupted attempts of one step run again at most this many times in a row.
+    static let maxInterruptions = 3
 
     init(id: String, layout: SpoolLayout, store: JobStore, executor: LocalExecutor, settings: SchedulerSettings,
          catalog: WorkflowCatalog?, metrics: Metrics, logger: Logger) {
@@ -132,6 +134,7 @@ final class JobRunner: Sendable {
             let wasStarted = status.steps[index].state == .running || status.steps[index].state == .queued
             var resumeAttempt: Int? = (resuming && wasRunning && wasStarted) ? status.steps[index].attempt : nil
             var failuresThisRun = 0
+            var interruptionsThisRun = 0
             while true {
                 if let by = cancelledNow() {
                     await markCancelled(&status, index: index, by: by)
@@ -184,6 +187,18 @@ final class JobRunner: Sendable {
                     try? FileOps.appendLine(logPath, Array("==> hopper: \(Snakemake.missingMessage) <==\n".utf8))
                 }
                 resumeAttempt = nil
+                // The attempt's end was lost (a power cut tore or lost its records, or its
+                // supervisor was killed before it recorded one): recorded as interrupted and run
+                // again as a new attempt, not counted against retries — a few times in a row at
+                // most, then it is a failure like any other.
+                if outcome.kind == .interrupted && cancelledNow() == nil && interruptionsThisRun < Self.maxInterruptions {
+                    interruptionsThisRun += 1
+                    let message = "step \(step.name) attempt \(attempt) was interrupted (\(outcome.summary)); it runs again"
+                    endAttempt(&status, index: index, outcome: outcome, state: .interrupted, message: message)
+                    await save(status, event: JobEvent(event: "interrupted", state: .running, step: step.name, message: message), durable: true)
+                    logger.warning("step.interrupted", metadata: ["step.name": "\(step.name)", "step.attempt": "\(attempt)", "reason": "\(outcome.summary)"])
+                    continue
+                }
                 if outcome.kind == .cancelled || cancelledNow() != nil {
                     endAttempt(&status, index: index, outcome: outcome, state: .cancelled, message: "cancelled")
                     await markCancelled(&status, index: index, by: cancelledNow() ?? "request")
@@ -472,9 +487,18 @@ final class JobRunner: Sendable {
         }
     }
 
+    /// Hands the status to the GroupCommit without waiting (called under `statusWrites`, so
+    /// the order of writes is the order of the generations). Every status.json write is made
+    /// durable before it replaces the old one: written, fsynced, renamed. A rename that
+    /// reached the disk before the bytes it names would leave an empty status.json after a
+    /// power cut (LazyFS shows it; so do XFS and ext4 without auto_da_alloc), and the job's
+    /// history with it.
     private func writeStatus(_ status: JobStatus) {
+        let logger = self.logger
         do {
-            try FileOps.writeAtomically(layout.status(id), try JSON.pretty(status), durable: false)
+            settings.commits.enqueue(layout.status(id), try JSON.pretty(status)) { failure in
+                if let failure { logger.error("status.write_failed", metadata: ["error": "\(failure)"]) }
+            }
         } catch {
             logger.error("status.write_failed", metadata: ["error": "\(error)"])
         }

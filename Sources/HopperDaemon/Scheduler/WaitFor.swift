@@ -139,7 +139,7 @@ extension Scheduler {
     private func markWaiting(_ id: String, pending: [String], first: Bool) {
         guard var status = JobRunner.readStatus(layout, id), !status.state.isTerminal else { return }
         guard applied(&status, { (s: inout JobStatus) throws(TransitionError) in try s.wait(for: pending) }) else { return }
-        JobRunner.write(layout, status, durable: first, logger: logger)
+        JobRunner.write(layout, status, durable: true, logger: logger)   // never a rename ahead of its bytes (see JobRunner.writeStatus)
         if first {
             JobRunner.event(layout, id, JobEvent(event: "waiting", state: .waiting, message: "waiting for " + pending.joined(separator: ", ")), logger: logger)
             JobRunner.setState(store, id, .waiting, logger: logger)

@@ -12,10 +12,27 @@ import Glibc
 
 enum SpoolPlace: Sendable, CaseIterable, CustomStringConvertible {
     case localDisk, sharedDrive
-    var description: String { self == .localDisk ? "local disk" : "shared drive (bindfs)" }
+    /// LazyFS (PowerCut.swift): not among `allCases`, which the tests run everywhere.
+    case powerCutDisk
+    static var allCases: [SpoolPlace] { [.localDisk, .sharedDrive] }
+    var description: String {
+        switch self {
+        case .localDisk: "local disk"
+        case .sharedDrive: "shared drive (bindfs)"
+        case .powerCutDisk: "power-cut disk (LazyFS)"
+        }
+    }
 }
 
-final class BindMount {
+/// A FUSE mount a test spool lives on.
+protocol SpoolMount: AnyObject {
+    /// Where drops are written: below the mount (another host's writes), or the mount itself.
+    var writerRoot: String { get }
+    func unmount()
+}
+
+final class BindMount: SpoolMount {
+    var writerRoot: String { lower }
     let lower: String
     let mountPoint: String
     private var mounted = false

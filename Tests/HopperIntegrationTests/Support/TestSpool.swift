@@ -87,12 +87,12 @@ final class TestSpool {
     let workflows: String
     let configPath: String
     /// The spool as the daemon sees it (its `state/` is kept on local disk on a shared drive).
-    var layout: SpoolLayout { SpoolLayout(root: root, state: sharedDrive == nil ? nil : base + "/state") }
-    /// On a shared drive: the folder under the FUSE mount, where another host's writes land.
-    let sharedDrive: BindMount?
+    var layout: SpoolLayout { SpoolLayout(root: root, state: mount == nil ? nil : base + "/state") }
+    /// On a shared drive or a power-cut disk: the FUSE mount the spool is on.
+    let mount: (any SpoolMount)?
     /// The spool as a writer on another host sees it: the folder under the mount on a shared
     /// drive, else the spool itself. Drops go here.
-    var writerLayout: SpoolLayout { SpoolLayout(root: sharedDrive?.lower ?? root) }
+    var writerLayout: SpoolLayout { SpoolLayout(root: mount?.writerRoot ?? root) }
     private(set) var daemon: Process?
     private var daemonLogs: [String] = []
     var extraEnv: [String: String] = [:]
@@ -108,7 +108,11 @@ final class TestSpool {
         workflows = base + "/Workflows"
         configPath = base + "/config.yaml"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        sharedDrive = place == .sharedDrive ? try BindMount(lower: base + "/lower", mountPoint: root) : nil
+        switch place {
+        case .localDisk: mount = nil
+        case .sharedDrive: mount = try BindMount(lower: base + "/lower", mountPoint: root)
+        case .powerCutDisk: mount = try LazyMount(lower: base + "/lower", mountPoint: root, work: base)
+        }
         if copyWorkflows {
             try FileManager.default.copyItem(atPath: Paths.repo + "/Workflows", toPath: workflows)
         } else {
@@ -121,7 +125,7 @@ final class TestSpool {
             settle: 200ms
             rescan_interval: 5s
             log_level: info
-            \(sharedDrive == nil ? "" : "state: \(base)/state\nmin_free_space: 0")
+            \(mount == nil ? "" : "state: \(base)/state\nmin_free_space: 0")
             \(extra)
             """
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -130,7 +134,7 @@ final class TestSpool {
     deinit {
         if let d = daemon, d.isRunning { kill(d.processIdentifier, SIGCONT); kill(d.processIdentifier, SIGKILL); d.waitUntilExit() }
         killSteps()
-        sharedDrive?.unmount()
+        mount?.unmount()
         try? FileManager.default.removeItem(atPath: base)
     }
 
