@@ -448,11 +448,7 @@ final class JobRunner: Sendable {
         if durable {
             // Overtakes any deferred write of an earlier status (saveSoon) before it is issued.
             statusWrites.withLock { $0 += 1 }
-            do {
-                try await settings.commits.write(layout.status(id), try JSON.pretty(status))
-            } catch {
-                logger.error("status.write_failed", metadata: ["error": "\(error)"])
-            }
+            await writeDurably(status)
             if let event { await BlockingIO.run { [self] in JobRunner.event(layout, id, event) } }
             return
         }
@@ -462,6 +458,40 @@ final class JobRunner: Sendable {
                 writeStatus(status)
             }
             if let event { JobRunner.event(layout, id, event) }
+        }
+    }
+
+    /// A durable status write that waits for space: on a full disk (ENOSPC, EDQUOT) it is tried
+    /// again, 0.5 s, 1 s, … 10 s apart, until it is written — a job never stays `pending` or
+    /// `running` on disk after the daemon has finished with it. Said once in the log.
+    func writeDurably(_ status: JobStatus) async {
+        let bytes: [UInt8]
+        do { bytes = try JSON.pretty(status) } catch {
+            logger.error("status.write_failed", metadata: ["error": "\(error)"])
+            return
+        }
+        var delay = 0.5
+        var waited = false
+        while true {
+            do {
+                try await settings.commits.write(layout.status(id), bytes)
+                if waited { logger.notice("status.written", metadata: ["job.state": "\(status.state.rawValue)", "after": "waiting for space"]) }
+                return
+            } catch {
+                guard error.errno == ENOSPC || error.errno == EDQUOT else {
+                    logger.error("status.write_failed", metadata: ["error": "\(error)"])
+                    return
+                }
+                if !waited {
+                    logger.error("status.write_waiting", metadata: ["job.state": "\(status.state.rawValue)", "error": "\(error)",
+                                                                    "action": "written as soon as space returns"])
+                    waited = true
+                }
+                // Detached: a cancelled job (its task cancelled) still waits, not spins.
+                let ms = Int64(delay * 1000)
+                await Task.detached { try? await Task.sleep(for: .milliseconds(ms)) }.value   // silent: never cancelled
+                delay = min(10, delay * 2)
+            }
         }
     }
 
