@@ -98,9 +98,11 @@ extension JobRunner {
         }
     }
 
-    /// A durable status write that waits for space: on a full disk (ENOSPC, EDQUOT) it is tried
-    /// again, 0.5 s, 1 s, … 10 s apart, until it is written — a job never stays `pending` or
-    /// `running` on disk after the daemon has finished with it. Said once in the log.
+    /// A durable status write that does not give up: a write that fails (a full disk, ENOSPC or
+    /// EDQUOT; a shared drive gone for a moment, EIO or ENOTCONN) is tried again, 0.5 s, 1 s, …
+    /// 10 s apart, until it is written — and only then does the store hear of the new state — so
+    /// a job never stays `pending` or `running` on disk after the daemon has finished with it,
+    /// nor does the store say otherwise. Said once in the log.
     func writeDurably(_ status: JobStatus) async {
         let bytes: [UInt8]
         do { bytes = try JSON.pretty(status) } catch {
@@ -115,13 +117,9 @@ extension JobRunner {
                 if waited { logger.notice("status.written", metadata: ["job.state": "\(status.state.rawValue)", "after": "waiting for space"]) }
                 return
             } catch {
-                guard error.errno == ENOSPC || error.errno == EDQUOT else {
-                    logger.error("status.write_failed", metadata: ["error": "\(error)"])
-                    return
-                }
                 if !waited {
                     logger.error("status.write_waiting", metadata: ["job.state": "\(status.state.rawValue)", "error": "\(error)",
-                                                                    "action": "written as soon as space returns"])
+                                                                    "action": "tried again until it is written"])
                     waited = true
                 }
                 // Detached: a cancelled job (its task cancelled) still waits, not spins.

@@ -138,8 +138,8 @@ final class TestSpool {
         try? FileManager.default.removeItem(atPath: base)
     }
 
-    /// Kills the process groups of every step still running in this spool (their supervisors
-    /// outlive the daemon by design).
+    /// Kills every process of every step still running in this spool (their supervisors outlive
+    /// the daemon by design): the supervisor's session, which holds the step's own process group.
     func killSteps() {
         for id in (try? FileOps.listDirectory(layout.workspaces)) ?? [] {
             let records = layout.workspace(id) + "/.hopper"
@@ -148,6 +148,10 @@ final class TestSpool {
                       let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
                       let pgid = object["pgid"] as? Int, pgid > 1 else { continue }
                 kill(-Int32(pgid), SIGKILL)
+                for name in (try? FileOps.listDirectory("/proc")) ?? [] {
+                    guard let pid = Int32(name), procStatField(pid, 6).flatMap(Int32.init) == Int32(pgid) else { continue }
+                    kill(pid, SIGKILL)
+                }
             }
         }
     }
