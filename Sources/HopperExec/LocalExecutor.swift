@@ -282,11 +282,24 @@ public final class LocalExecutor: Sendable {
         let started: Double? = claim?.startedAt
         if cancelled { return StepOutcome(kind: .cancelled, signal: 9, startedAt: started, finishedAt: Timestamp.now()) }
         if claim == nil {
+            // The supervisor says why on its stderr, which no one reads; the likeliest reason a
+            // person can act on is checked here: a full disk where it writes its records.
+            let records = FileOps.split(recordPath).0
+            if Self.isFull(records) {
+                return StepOutcome(kind: .failedToStart, finishedAt: Timestamp.now(),
+                                   message: "could not start the step: No space left on device (the filesystem of \(records) is full)")
+            }
             return StepOutcome(kind: .failedToStart, finishedAt: Timestamp.now(),
                                message: "the supervisor exited before starting the step (\(String(describing: status)))")
         }
         return StepOutcome(kind: .interrupted, startedAt: started, finishedAt: Timestamp.now(),
                            message: "the step's supervisor ended without recording an exit status (\(String(describing: status)))")
+    }
+
+    /// Whether the filesystem holding `path` has no block left for an unprivileged writer.
+    static func isFull(_ path: String) -> Bool {
+        var s = statvfs()
+        return statvfs(path, &s) == 0 && s.f_bavail == 0
     }
 
     /// The attempt's exit record as an outcome, or nil while there is none.
