@@ -60,13 +60,11 @@ public final class HeartbeatService: Service {
 
     @discardableResult
     func write(state: String) -> SystemStatus {
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
         let snapshot = stats.snapshot
         if let diskGuard, diskGuard.check() { watcher.rescanNow() }
         let storeProblem = checkStore()
         var status = SystemStatus(
-            pid: getpid(), host: String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self),
+            pid: getpid(), host: Procfs.hostName(),
             startedAt: startedAt, heartbeatAt: Timestamp.rfc3339(),
             intervalSeconds: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18,
             state: state, spool: layout.root, stateDirectory: layout.state,

@@ -160,8 +160,7 @@ public final class SpoolLease: Sendable {
     /// Renames the stale lease aside (one taker wins), checks it is the one judged stale — a
     /// lease taken meanwhile by a third daemon is put back — and removes it.
     static func takeOver(_ path: String, judged: LeaseRecord?, logger: Logger) throws {
-        let me = LeaseRecord.mine(state: "")
-        let aside = "\(path).stale.\(me.host).\(me.pid)"
+        let aside = "\(path).stale.\(LeaseRecord.currentHost).\(getpid())"
         if rename(path, aside) != 0 {
             if errno == ENOENT { return }
             throw SystemError("rename", path: "\(path) -> \(aside)")
@@ -214,8 +213,7 @@ public final class SpoolLease: Sendable {
     }
 
     static func describeHolder(_ held: LeaseRecord, spool: String, timeout: Double) -> String {
-        let me = LeaseRecord.mine(state: "")
-        let whereText = held.host == me.host ? "on this host (\(held.host))" : "on host \(held.host)"
+        let whereText = held.host == LeaseRecord.currentHost ? "on this host (\(held.host))" : "on host \(held.host)"
         return "another hopper daemon (pid \(held.pid)) is already running on \(spool): \(whereText), state \(held.state), since \(held.startedAt), lease renewed \(held.renewedAt) (\(spool)/system/daemon.lease); one spool is served by one daemon. Stop that one first; a lease of a host that is gone is taken over once it is \(Int(timeout))s old (lease_timeout)"
     }
 
@@ -225,15 +223,9 @@ public final class SpoolLease: Sendable {
         return try? JSON.decode(LeaseRecord.self, from: bytes)   // silent: as above
     }
 
-    /// Field 22 of /proc/PID/stat: the process's start time in clock ticks since boot; 0 if gone.
+    /// The process's start time in clock ticks since boot; 0 if gone (or a zombie).
     static func processStart(_ pid: Int32) -> UInt64 {
-        // silent: no /proc entry means no such process (0).
-        guard let bytes = try? FileOps.readFile("/proc/\(pid)/stat", limit: 4096),
-              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return 0 }
-        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        // fields[0] is field 3 (state: Z or X is a process that has ended); field 22 is fields[19].
-        guard fields.count > 19, fields[0].first != UInt8(ascii: "Z"), fields[0].first != UInt8(ascii: "X") else { return 0 }
-        return UInt64(String(decoding: fields[19], as: UTF8.self)) ?? 0
+        Procfs.startTime(pid).map { UInt64($0) } ?? 0
     }
 }
 
@@ -243,7 +235,7 @@ extension LeaseRecord {
 
     static func mine(state: String) -> LeaseRecord {
         let now = Timestamp.now()
-        let host = ProcessEnvironment.value(fakeHostVariable) ?? hostName()
+        let host = currentHost
         // silent: without a boot id a reboot is not detected, and the pid check still holds.
         let boot = (try? FileOps.readFile("/proc/sys/kernel/random/boot_id", limit: 64))
             .map { String(decoding: $0, as: UTF8.self).filter { !$0.isWhitespace } } ?? ""
@@ -252,11 +244,8 @@ extension LeaseRecord {
                            token: "\(host):\(getpid()):\(UInt64.random(in: 1...UInt64.max))")
     }
 
-    static func hostName() -> String {
-        var buf = [CChar](repeating: 0, count: 256)
-        gethostname(&buf, buf.count)
-        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    /// This daemon's host name as its lease gives it (HOPPER_FAKE_HOSTNAME in tests).
+    static var currentHost: String { ProcessEnvironment.value(fakeHostVariable) ?? Procfs.hostName() }
 }
 
 /// Renews the lease every `interval`; a lease lost to another daemon ends the service group

@@ -66,9 +66,7 @@ public struct Notifier: Sendable {
     /// The message `sendmail -t` reads: headers (recipients in To:), a blank line, a summary and
     /// the status itself.
     public static func mail(to: [String], event: NotifyEvent, status: JobStatus, statusJSON: [UInt8], statusPath: String) -> [UInt8] {
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        let hostName = String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let hostName = Procfs.hostName()
         let what = event == .started ? "started" : status.state.rawValue
         var lines: [String] = [
             "To: " + to.joined(separator: ", "),

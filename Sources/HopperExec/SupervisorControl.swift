@@ -96,12 +96,7 @@ extension LocalExecutor {
     }
 
     /// The fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, session, ….
-    static func statFields(_ pid: Int32) -> [String]? {
-        guard let bytes = try? FileOps.readFile("/proc/\(pid)/stat", limit: 4096),
-              let close = bytes.lastIndex(of: 0x29), close + 2 < bytes.count else { return nil }
-        let parts = bytes[(close + 2)...].split(separator: 0x20)
-        return parts.map { String(decoding: $0, as: UTF8.self) }
-    }
+    static func statFields(_ pid: Int32) -> [String]? { Procfs.statFields(pid) }
 
     /// Field 22 of /proc/<pid>/stat (start time in clock ticks), or nil.
     static func procStart(_ pid: Int32) -> Int? {

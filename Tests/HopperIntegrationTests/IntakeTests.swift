@@ -155,7 +155,7 @@ extension Integration {
             let otherConfig = spool.base + "/other.yaml"
             try "spool: \(spool.root)\nstate: \(spool.base)/other-state\nworkflows: \(spool.workflows)\nmin_free_space: 0\n"
                 .write(toFile: otherConfig, atomically: true, encoding: .utf8)
-            let host = hostName()
+            let host = Procfs.hostName()
             for env in [[:], ["HOPPER_FAKE_HOSTNAME": "login2"]] {
                 let third = try runProgram(Paths.hopper, ["daemon", "--config", otherConfig], env: env)
                 #expect(third.code == 1)

@@ -23,27 +23,24 @@ extension JobRunner {
         }
     }
 
-    static func write(_ layout: SpoolLayout, _ status: JobStatus, durable: Bool, logger: Logger) {
-        do { try layout.folder(status.id).writeStatus(status, durable ? .durable : .atomic) } catch {
+    /// Replaces status.json durably (written, fsynced, renamed: never a rename ahead of its bytes).
+    static func write(_ layout: SpoolLayout, _ status: JobStatus, logger: Logger) {
+        do { try layout.folder(status.id).writeStatus(status, .durable) } catch {
             logger.error("status.write_failed", metadata: ["job.id": "\(status.id)", "error": "\(error)"])
         }
     }
 
     static func setState(_ store: JobStore, _ id: String, _ state: JobState, logger: Logger) {
-        do { try store.setState(id: id, state: state) } catch {
-            logger.error("store.update_failed", metadata: ["job.id": "\(id)", "job.state": "\(state.rawValue)", "error": "\(error)"])
-        }
+        _ = store.logged("setState \(state.rawValue)", job: id, logger: logger) { try $0.setState(id: id, state: state) }
     }
 
     /// A pending job cancelled before it started: it never starts.
     static func cancelPending(id: String, layout: SpoolLayout, store: JobStore, by user: String, logger: Logger) {
         guard var status = readStatus(layout, id) else { return }
         event(layout, id, JobEvent(event: "request", state: nil, message: "cancel: accepted by \(user)"), logger: logger)
-        do { try status.cancelBeforeStart(at: Timestamp.rfc3339()) } catch {
-            logger.error("status.invalid_transition", metadata: ["job.id": "\(id)", "error": "\(error)"])
-            return
-        }
-        write(layout, status, durable: true, logger: logger)
+        let now = Timestamp.rfc3339()
+        guard apply(&status, logger: logger, { (s: inout JobStatus) throws(TransitionError) in try s.cancelBeforeStart(at: now) }) else { return }
+        write(layout, status, logger: logger)
         event(layout, id, JobEvent(event: "cancelled", state: .cancelled, message: "cancelled by \(user) before it started"), durable: true, logger: logger)
         setState(store, id, .cancelled, logger: logger)
     }
@@ -55,8 +52,7 @@ extension JobRunner {
     static func requeue(id: String, layout: SpoolLayout, store: JobStore, steps: [String]?, action: ControlAction, by user: String, logger: Logger) -> [String] {
         var markers: [String] = []
         guard var status = readStatus(layout, id) else { return markers }
-        do { try status.requeue(action, steps: steps) } catch {
-            logger.error("status.invalid_transition", metadata: ["job.id": "\(id)", "error": "\(error)"])
+        guard apply(&status, logger: logger, { (s: inout JobStatus) throws(TransitionError) in try s.requeue(action, steps: steps) }) else {
             return markers
         }
         if action == .rerun {
@@ -68,7 +64,7 @@ extension JobRunner {
         }
         let which = steps.map { $0.isEmpty ? "all steps" : $0.joined(separator: ", ") } ?? "from the first unfinished step"
         event(layout, id, JobEvent(event: "request", state: .pending, message: "\(action.rawValue): accepted by \(user) (\(which))"), logger: logger)
-        write(layout, status, durable: true, logger: logger)
+        write(layout, status, logger: logger)
         setState(store, id, .pending, logger: logger)
         return markers
     }

@@ -55,21 +55,27 @@ extension JobRunner {
     /// Applies a transition of the state diagram (Transitions.swift). One the diagram does not
     /// have is a bug: logged with the job and the states, and the status is left as it was.
     func transition(_ status: inout JobStatus, _ change: (inout JobStatus) throws(TransitionError) -> Void) {
+        _ = JobRunner.apply(&status, logger: logger, change)
+    }
+
+    /// `change` applied to `status` when the diagram has it (true); else logged
+    /// (`status.invalid_transition`, with the job) and `status` left as it was (false).
+    static func apply(_ status: inout JobStatus, logger: Logger, _ change: (inout JobStatus) throws(TransitionError) -> Void) -> Bool {
         var next = status
         do {
             try change(&next)
             status = next
+            return true
         } catch {
-            logger.error("status.invalid_transition", metadata: ["error": "\(error)"])
+            logger.error("status.invalid_transition", metadata: ["job.id": "\(status.id)", "error": "\(error)"])
+            return false
         }
     }
 
     /// The store follows the spool: a failure is logged (the spool stays the truth, and the
     /// store is reconciled with it at the next start).
     func storeSetState(_ state: JobState) {
-        do { try store.setState(id: id, state: state) } catch {
-            logger.error("store.update_failed", metadata: ["job.state": "\(state.rawValue)", "error": "\(error)"])
-        }
+        JobRunner.setState(store, id, state, logger: logger)
     }
 
     func cancelledNow() -> String? {

@@ -138,8 +138,8 @@ extension Scheduler {
 
     private func markWaiting(_ id: String, pending: [String], first: Bool) {
         guard var status = JobRunner.readStatus(layout, id), !status.state.isTerminal else { return }
-        guard applied(&status, { (s: inout JobStatus) throws(TransitionError) in try s.wait(for: pending) }) else { return }
-        JobRunner.write(layout, status, durable: true, logger: logger)   // never a rename ahead of its bytes (see JobRunner.writeStatus)
+        guard JobRunner.apply(&status, logger: logger, { (s: inout JobStatus) throws(TransitionError) in try s.wait(for: pending) }) else { return }
+        JobRunner.write(layout, status, logger: logger)
         if first {
             JobRunner.event(layout, id, JobEvent(event: "waiting", state: .waiting, message: "waiting for " + pending.joined(separator: ", ")), logger: logger)
             JobRunner.setState(store, id, .waiting, logger: logger)
@@ -149,8 +149,8 @@ extension Scheduler {
 
     private func releaseWaiting(_ id: String) {
         guard var status = JobRunner.readStatus(layout, id), !status.state.isTerminal else { return }
-        guard applied(&status, { (s: inout JobStatus) throws(TransitionError) in try s.waitOver() }) else { return }
-        JobRunner.write(layout, status, durable: true, logger: logger)
+        guard JobRunner.apply(&status, logger: logger, { (s: inout JobStatus) throws(TransitionError) in try s.waitOver() }) else { return }
+        JobRunner.write(layout, status, logger: logger)
         JobRunner.event(layout, id, JobEvent(event: "wait_over", state: .pending, message: "every wait_for path is there"), logger: logger)
         JobRunner.setState(store, id, .pending, logger: logger)
     }
@@ -158,23 +158,12 @@ extension Scheduler {
     private func failWaiting(_ id: String, message: String) {
         guard var status = JobRunner.readStatus(layout, id), !status.state.isTerminal else { return }
         let now = Timestamp.rfc3339()
-        guard applied(&status, { (s: inout JobStatus) throws(TransitionError) in
+        guard JobRunner.apply(&status, logger: logger, { (s: inout JobStatus) throws(TransitionError) in
             try s.failBeforeStart(message, skipDetail: "not run: wait_for timed out", at: now)
         }) else { return }
-        JobRunner.write(layout, status, durable: true, logger: logger)
+        JobRunner.write(layout, status, logger: logger)
         JobRunner.event(layout, id, JobEvent(event: "failed", state: .failed, message: message), durable: true, logger: logger)
         JobRunner.setState(store, id, .failed, logger: logger)
         notifyFinished(id)
-    }
-
-    /// A transition of the state diagram; one it does not have is logged, and nothing changes.
-    private func applied(_ status: inout JobStatus, _ change: (inout JobStatus) throws(TransitionError) -> Void) -> Bool {
-        do {
-            try change(&status)
-            return true
-        } catch {
-            logger.error("status.invalid_transition", metadata: ["job.id": "\(status.id)", "error": "\(error)"])
-            return false
-        }
     }
 }

@@ -94,14 +94,9 @@ final class LazyMount: SpoolMount {
     deinit { unmount() }
 }
 
-/// Field `index` (1-based, as in proc(5)) of /proc/PID/stat.
-func procStatField(_ pid: Int32, _ index: Int) -> String? {
-    guard let bytes = try? FileOps.readFile("/proc/\(pid)/stat", limit: 4096),
-          let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-    let fields = bytes[(close + 2)...].split(separator: UInt8(ascii: " "))
-    let i = index - 3
-    guard i >= 0, i < fields.count else { return nil }
-    return String(decoding: fields[i], as: UTF8.self)
+/// The session of a process (field 6 of /proc/PID/stat), or nil when it is gone.
+func sessionOf(_ pid: Int32) -> Int32? {
+    Procfs.statFields(pid).flatMap { $0.count > 3 ? Int32($0[3]) : nil }
 }
 
 extension TestSpool {
@@ -117,7 +112,7 @@ extension TestSpool {
         }
         let sessions = Set(supervisors)
         for name in (try? FileOps.listDirectory("/proc")) ?? [] {
-            guard let pid = Int32(name), let sid = procStatField(pid, 6).flatMap(Int32.init), sessions.contains(sid) else { continue }
+            guard let pid = Int32(name), let sid = sessionOf(pid), sessions.contains(sid) else { continue }
             found.insert(pid)
         }
         return Array(found)

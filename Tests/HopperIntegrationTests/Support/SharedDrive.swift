@@ -65,13 +65,6 @@ final class BindMount: SpoolMount {
     deinit { unmount() }
 }
 
-/// gethostname(2).
-func hostName() -> String {
-    var buf = [CChar](repeating: 0, count: 256)
-    gethostname(&buf, buf.count)
-    return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
 /// posix_spawn(3) and waitpid(2) for the process itself (not for whatever it leaves running):
 /// its exit status, or -1. stdout and stderr go to `output`.
 func spawnAndWait(_ argv: [String], output: String) -> Int32 {

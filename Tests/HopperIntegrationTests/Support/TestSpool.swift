@@ -149,7 +149,7 @@ final class TestSpool {
                       let pgid = object["pgid"] as? Int, pgid > 1 else { continue }
                 kill(-Int32(pgid), SIGKILL)
                 for name in (try? FileOps.listDirectory("/proc")) ?? [] {
-                    guard let pid = Int32(name), procStatField(pid, 6).flatMap(Int32.init) == Int32(pgid) else { continue }
+                    guard let pid = Int32(name), sessionOf(pid) == Int32(pgid) else { continue }
                     kill(pid, SIGKILL)
                 }
             }
