@@ -104,8 +104,20 @@ public final class SpoolLease: Sendable {
         next.renewed = Timestamp.now()
         next.renewedAt = Timestamp.rfc3339()
         // Durable: a rename that reached the disk ahead of its bytes would leave an empty lease
-        // after a power cut (which the next start then has to wait out).
-        try FileOps.writeAtomically(path, try JSON.pretty(next), durable: true)
+        // after a power cut (which the next start then has to wait out). The new copy is
+        // written and fsynced first, and the lease checked again just before the rename, so a
+        // taker that came meanwhile is not renamed over.
+        let (fd, tmp) = try FileOps.writeTemporary(for: path, try JSON.pretty(next))
+        do { try FileOps.fsync(fd, path: tmp) } catch {
+            close(fd); unlink(tmp)
+            throw error
+        }
+        close(fd)
+        if let now = Self.read(path), now.token != record.token {
+            unlink(tmp)
+            throw LeaseError(description: "the spool lease \(path) was taken by host \(now.host) pid \(now.pid) (state \(now.state)); two daemons must not serve one spool: stopping")
+        }
+        try FileOps.renameTemporary(tmp, to: path)
     }
 
     /// Removes the lease if it still names this daemon.
