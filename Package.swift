@@ -75,17 +75,26 @@ let package = Package(
         // -sanitize=fuzzer,address); the plain build is a replayer: `hopper-fuzz FILE…`.
         .executableTarget(name: "hopper-fuzz", dependencies: ["HopperCore"], swiftSettings: strict),
 
+        // What the tests share: waiting for a condition, temporary folders, and a fake step
+        // executor (no processes) for unit tests of the scheduler and the job runner.
+        .target(name: "HopperTestSupport", dependencies: ["HopperCore", "HopperExec"],
+                path: "Tests/HopperTestSupport", swiftSettings: strict),
         .testTarget(name: "HopperCoreTests", dependencies: ["HopperCore"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "HopperWatchTests", dependencies: [
-            "HopperWatch", "HopperCore", .product(name: "Logging", package: "swift-log"),
+            "HopperWatch", "HopperCore", "HopperTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
-        .testTarget(name: "HopperExecTests", dependencies: ["HopperExec", "HopperCore"], swiftSettings: strict),
+        .testTarget(name: "HopperExecTests", dependencies: ["HopperExec", "HopperCore", "HopperTestSupport"], swiftSettings: strict),
+        // The scheduler and the job runner driven with the fake executor: no processes, seconds.
+        .testTarget(name: "HopperDaemonTests", dependencies: [
+            "HopperDaemon", "HopperCore", "HopperStore", "HopperExec", "HopperWatch", "HopperTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         .testTarget(name: "HopperIntegrationTests", dependencies: [
             "HopperCore", "HopperStore", "HopperExec", "hopper", "hopper-supervise",
             // LocalExecutor driven in-process with the real supervisor (CancelTests).
             // Intake driven step by step (IntakeSwapTests): a swap between examination and commit.
-            "HopperDaemon", "HopperWatch", .product(name: "Logging", package: "swift-log"),
+            "HopperDaemon", "HopperWatch", "HopperTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
     ]
 )

@@ -94,7 +94,7 @@ public enum Daemon {
         let catalog = options.workflowDirectory.map { WorkflowCatalog(directory: $0) }
         var settings = IntakeSettings()
         settings.maxManifestSize = Int(config.maxManifestSize.bytes)
-        settings.defaultExecutor = config.executor.rawValue
+        settings.defaultExecutor = config.executor
         settings.allowUsers = Set(config.allowUsers)
         settings.maxSteps = config.maxSteps
         settings.denyUsers = Set(config.denyUsers)
@@ -102,7 +102,7 @@ public enum Daemon {
             settings.owners = OwnerPolicy(minUID: uid_t(config.minUID), mode: config.jobMode, group: jobGroup)
         }
         for q in config.queues {
-            if let e = q.executor { settings.queueExecutors[q.name] = e.rawValue }
+            if let e = q.executor { settings.queueExecutors[q.name] = e }
             if let w = q.workflow { settings.queueWorkflows[q.name] = w }
         }
         let report = try Recovery.run(layout: layout, store: store, catalog: catalog, settings: settings, logger: logger)
@@ -139,10 +139,11 @@ public enum Daemon {
         guard access(executor.supervisor, X_OK) == 0 else {
             throw DaemonError("the step supervisor \(executor.supervisor) is missing; install hopper-supervise beside hopper")
         }
-        sched.slurm = SlurmExecutor(config: config.slurm, queues: config.queues, spoolRoot: layout.root,
-                                    supervisor: executor.supervisor, logger: logger)
+        let slurm = SlurmExecutor(config: config.slurm, queues: config.queues, spoolRoot: layout.root,
+                                  supervisor: executor.supervisor, logger: logger)
         let metrics = Metrics()
-        let scheduler = Scheduler(layout: layout, store: store, executor: executor, settings: sched, catalog: catalog,
+        let executors = StepExecutors(local: executor, slurm: slurm)
+        let scheduler = Scheduler(layout: layout, store: store, executors: executors, settings: sched, catalog: catalog,
                                   metrics: metrics, logger: logger)
         await scheduler.load()
 

@@ -7,6 +7,7 @@
 
 import Glibc
 import HopperCore
+import HopperTestSupport
 @testable import HopperWatch
 import Synchronization
 import Testing
@@ -192,7 +193,7 @@ import Testing
         let began = clock.now
         await h.start()
         let setUp = clock.now - began
-        #expect(await eventually(.seconds(30)) { h.collected.paths.count == 20_000 })
+        #expect(await waitUntil(.seconds(30)) { h.collected.paths.count == 20_000 })
         print("20,000 files: start-up scan \(setUp), all emitted after \(clock.now - began) in \(h.collected.batchCount) batches")
         await h.finish()
     }
@@ -259,7 +260,7 @@ import Testing
         makeDir(staged)
         for i in 0..<5_000 { writeFile(staged + "/J\(i).yaml", "") }
         for i in 0..<5_000 { renameFile(staged + "/J\(i).yaml", h.path("J\(i).yaml")) }
-        #expect(await eventually(.seconds(30)) { h.collected.paths.count == 5_000 })
+        #expect(await waitUntil(.seconds(30)) { h.collected.paths.count == 5_000 })
         #expect(h.collected.candidates.count == 5_000)
         #expect(h.collected.candidates.allSatisfy { $0.cause == .event })
         #expect(h.collected.batchCount < 1_000)
@@ -291,7 +292,7 @@ import Testing
         let n = maxQueued / 2 + 1_000
         for i in 0..<n { writeFile(h.path("O\(i).yaml"), "") }
         InboxWatcher.setWatchThreadPausedForTesting(false)
-        #expect(await eventually(.seconds(60)) { h.collected.paths.count == n })
+        #expect(await waitUntil(.seconds(60)) { h.collected.paths.count == n })
         #expect(h.logs.contains("inbox.overflow"))
         await h.finish()
     }
