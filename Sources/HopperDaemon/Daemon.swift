@@ -146,6 +146,7 @@ public enum Daemon {
         let scheduler = Scheduler(layout: layout, store: store, executors: executors, settings: sched, catalog: catalog,
                                   metrics: metrics, logger: logger)
         await scheduler.load()
+        let notifications = NotificationService(queue: scheduler.notifications)
 
         let stats = IntakeStats()
         let reloadFlag = ReloadFlag()
@@ -170,13 +171,16 @@ public enum Daemon {
                 .init(service: retention, successTerminationBehavior: .ignore),
                 .init(service: LeaseService(lease: lease, interval: options.heartbeatInterval, logger: logger),
                       successTerminationBehavior: .ignore),
+                .init(service: WaitForService(scheduler: scheduler, interval: sched.waitPoll),
+                      successTerminationBehavior: .ignore),
+                .init(service: notifications, successTerminationBehavior: .ignore),
+                .init(service: ReloadService(flag: reloadFlag, check: options.checkReload, notifier: notifier, logger: logger),
+                      successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        let reload = ReloadSignal(group: group, flag: reloadFlag, check: options.checkReload, notifier: notifier, logger: logger)
         try await group.run()
-        let reloading = reload.requested
-        reload.cancel()
+        let reloading = reloadFlag.requested
         let commits = sched.commits.counts
         logger.info(reloading ? "daemon.reloading" : "daemon.stopped", metadata: [
             "status.durable_writes": "\(commits.files)", "status.commit_rounds": "\(commits.rounds)",

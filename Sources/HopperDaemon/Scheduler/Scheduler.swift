@@ -76,15 +76,16 @@ public actor Scheduler {
     private var startCounter: UInt64 = 0
     private var seq = 0
     private var accepting = true
-    /// Jobs held back by `wait_for` (see WaitFor.swift), and the task that looks at their paths.
+    /// Jobs held back by `wait_for` (see WaitFor.swift; WaitForService looks at their paths).
     var waitList: [String: WaitEntry] = [:]
-    var waitLoop: Task<Void, Never>?
     /// For jobs just accepted: their status and plan, so the runner need not read them back.
     /// Kept beside the queue, not in it: a queued job is small and cheap to move. Bounded
     /// (`initialsLimit`): with a backlog, the jobs beyond it read theirs back when they start
     /// (about 2.4 KB each that memory would otherwise hold per pending job).
     var initials: [String: (JobStatus, JobManifest)] = [:]
     var initialsLimit: Int { max(256, 4 * settings.maxRunning) }
+    /// `notify:` deliveries, sent by NotificationService.
+    public let notifications = NotificationQueue()
 
     public init(layout: SpoolLayout, store: JobStore, executors: StepExecutors, settings: SchedulerSettings,
                 catalog: WorkflowCatalog?, metrics: Metrics = Metrics(), logger: Logger) {
