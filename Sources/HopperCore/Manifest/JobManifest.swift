@@ -134,7 +134,7 @@ public struct JobManifest: Sendable, Equatable, Codable {
     static func resolveWorkflow(_ name: String, _ node: YAMLNode, _ catalog: WorkflowCatalog?,
                                 _ c: inout Checker) -> Workflow? {
         guard let catalog else {
-            c.error(node, "workflow", "no workflow directory configured")
+            c.error(node, "workflow", "no workflow directory configured (`workflows:` in the daemon's config; `hopper system` shows it)")
             return nil
         }
         guard Names.isValid(name) else {

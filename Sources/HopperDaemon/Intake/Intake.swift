@@ -18,6 +18,9 @@
 // A rejected file's commit point is its rename into `rejected/` (RENAME_NOREPLACE), after its
 // `.error.json` was written; a crash before leaves it in the inbox to be examined again.
 //
+// Misplaced and misnamed files (a folder that is not a queue, one nested in a queue; `RUN.YAML`,
+// `run.yaml.txt`) are rejected unread, the reason saying where to put them or how to name them.
+//
 // SECURITY: candidates are lstat'ed first; anything but a regular file (symlink, FIFO, socket,
 // device, directory) is renamed aside unopened. Regular files are opened with
 // O_NONBLOCK|O_NOFOLLOW|O_NOCTTY and fstat'ed; the inode must be the one lstat saw. Files
@@ -240,6 +243,15 @@ public final class Intake {
             return reject(c, "not a regular file", "this is a directory named like a manifest; queues are folders whose names do not end in .yaml or .yml")
         default:
             return reject(c, "not a regular file", "the file is not a regular file")
+        }
+        if let misplaced = c.misplaced {
+            return reject(c, "not in an inbox folder", misplaced)
+        }
+        if case .misnamed(let rename) = DropNames.classify(c.name) {
+            let why = c.name.lowercased().hasSuffix(".txt")
+                ? "the name ends in .txt (added by an editor, or hidden by Windows)"
+                : "manifest names end in .yaml or .yml, in lower case"
+            return reject(c, "misnamed manifest", "\(c.name) is not read as a manifest: \(why); rename it to \(rename) and drop it again")
         }
         if st.st_nlink > 1 && !Intake.twinSettles(c, st) {
             return reject(c, "hard link", "the file has \(st.st_nlink) hard links; copy the manifest into the inbox instead of linking it")
