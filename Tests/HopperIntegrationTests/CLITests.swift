@@ -19,7 +19,7 @@ extension Integration {
             #expect(r.stderr.isEmpty, "\(r.stderr)")
             #expect(eventually { spool.isAccepted("run42") })
             // --id and --queue
-            let r2 = try spool.hopper("submit", file, "--spool", spool.root, "--id", "run42-b", "--queue", "fast")
+            let r2 = try spool.hopper("submit", file, "--spool", spool.root, "--id", "run42-b", "--queue", "fast", "--create-queue")
             #expect(r2.code == 0 && r2.stdout == "run42-b\n", "\(r2.stderr)")
             #expect(eventually { spool.isAccepted("run42-b") })
             #expect(try spool.status("run42-b").queue == "fast")
