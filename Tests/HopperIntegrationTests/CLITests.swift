@@ -26,7 +26,7 @@ extension Integration {
             // The same id again is refused before anything is dropped.
             let again = try spool.hopper("submit", file, "--spool", spool.root)
             #expect(again.code == 1)
-            #expect(again.stderr == "hopper: job run42 already exists in \(spool.layout.outbox); choose another id with --id\n")
+            #expect(again.stderr == "hopper: job run42 already exists in \(spool.layout.outbox); choose another id with --id, or --id auto\n")
         }
 
         @Test func submitRefusesAnInvalidManifestWithPositions() throws {

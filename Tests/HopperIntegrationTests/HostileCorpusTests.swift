@@ -394,7 +394,9 @@ extension Integration {
 
         /// Queue names come from folder names: a folder whose name is not a valid queue name,
         /// a hidden one, and a symlink to a folder outside are never queues, so nothing in them
-        /// is taken (the files stay where they are); a symlink named like a manifest is rejected.
+        /// is taken. What is dropped in a visible one is rejected unread, saying where to put it
+        /// (issue 15); a hidden folder and a symlinked one are left alone; a symlink named like a
+        /// manifest is rejected.
         @Test func foldersThatAreNotQueuesAreNeverEntered() throws {
             let spool = try TestSpool()
             try spool.startDaemon()
@@ -421,9 +423,13 @@ extension Integration {
             #expect(eventually { spool.isRejected("linkdir.yaml") })
             #expect(try spool.rejection("linkdir.yaml").reason == "symlink")
             #expect(spool.outboxIDs() == ["good-queue"], "\(spool.outboxIDs())")
-            for q in badQueues {
-                #expect(FileOps.exists(inbox + "/" + q + "/inqueue.yaml"), "\(q.debugDescription)")
+            let visible = badQueues.filter { !$0.hasPrefix(".") }
+            #expect(eventually { visible.allSatisfy { !FileOps.exists(inbox + "/" + $0 + "/inqueue.yaml") } }, "\(spool.logText())")
+            for name in ["inqueue.yaml"] + (2...visible.count).map({ "inqueue.yaml.\($0)" }) {
+                #expect(spool.isRejected(name), "\(name)")
+                #expect(try spool.rejection(name).reason == "not in an inbox folder")
             }
+            #expect(FileOps.exists(inbox + "/.hidden/inqueue.yaml"))
             #expect(FileOps.exists(outsideDir + "/outside.yaml"))
             #expect(spool.daemon?.isRunning == true)
         }

@@ -46,7 +46,7 @@ extension Integration {
             try (demoManifest() + "\n#" + String(repeating: "x", count: 3000) + "\n").write(toFile: big, atomically: true, encoding: .utf8)
             let tooBig = try spool.hopper("submit", big, "--spool", spool.root)
             #expect(tooBig.code == 1)
-            #expect(tooBig.stderr == "hopper: \(big) is larger than 2048 bytes (max_manifest_size)\nhopper: nothing was submitted\n")
+            #expect(tooBig.stderr == "hopper: \(big) is larger than 2048 bytes (max_manifest_size)\n")
 
             let system = try spool.hopper("system", "--spool", spool.root)
             #expect(system.stdout.contains("\nconfig     \(spool.configPath)\nworkflows  \(elsewhere)\nsnakemake  "), "\(system.stdout)")
@@ -266,7 +266,7 @@ extension Integration {
 
             let missing = try submit("c.yaml")
             #expect(missing.code == 1)
-            #expect(missing.stderr == "hopper: c.yaml: input reads: \(dir)/nope.txt does not exist (relative paths are taken from the current directory)\nhopper: nothing was submitted\n")
+            #expect(missing.stderr == "hopper: c.yaml: input reads: \(dir)/nope.txt does not exist (relative paths are taken from the current directory)\n")
             let oneBad = try submit("b.yaml", "c.yaml", "--id", "auto")
             #expect(oneBad.code == 1 && oneBad.stdout.isEmpty)
             #expect(oneBad.stderr.hasSuffix("hopper: 1 of 2 manifests are not right; nothing was submitted\n"), "\(oneBad.stderr)")
@@ -274,7 +274,7 @@ extension Integration {
             #expect(badParam.code == 1)
             #expect(badParam.stderr.hasPrefix("b.yaml:"), "\(badParam.stderr)")
             #expect(badParam.stderr.contains("params.greeting: expected one of hello, hi; got \"howdy\""), "\(badParam.stderr)")
-            #expect(badParam.stderr.hasSuffix("hopper: b.yaml is not a valid manifest\nhopper: nothing was submitted\n"))
+            #expect(badParam.stderr.hasSuffix("hopper: b.yaml is not a valid manifest; nothing was submitted\n"))
             #expect(spool.inboxNames().isEmpty)
 
             let unknownQueue = try submit("b.yaml", "--id", "auto", "--queue", "newq")
@@ -291,6 +291,35 @@ extension Integration {
             #expect(twoWithID.stderr.contains("--id x1 names one job, but 2 files are given; use --id auto"), "\(twoWithID.stderr)")
             let stdinNoID = try submit("-", stdin: "workflow: hello\n")
             #expect(stdinNoID.code == 64 && stdinNoID.stderr.contains("give --id ID (or --id auto)"))
+        }
+
+        // MARK: control
+
+        @Test func aCleanedJobIsRerunWholeOrNotAtAll() throws {
+            let spool = try TestSpool()
+            try spool.startDaemon()
+            try spool.drop("c1.yaml", "steps:\n  - {name: a, run: \"echo made > made.txt\"}\n  - {name: b, run: \"test -e made.txt; exit 3\"}\n")
+            _ = try spool.waitFor("c1", [.failed])
+            let clean = try spool.hopper("clean", "c1", "--spool", spool.root)
+            #expect(clean.code == 0 && clean.stdout == "clean c1: accepted\n", "\(clean.stderr)")
+            let why = "job c1 was cleaned (its workspace is gone, and with it what its completed steps made)"
+            let retry = try spool.hopper("retry", "c1", "--spool", spool.root)
+            #expect(retry.code == 1)
+            #expect(retry.stderr == "hopper: \(why): a retry would keep a; rerun every step with `hopper rerun c1`\n")
+            let some = try spool.hopper("rerun", "c1", "--step", "b", "--spool", spool.root)
+            #expect(some.code == 1)
+            #expect(some.stderr == "hopper: \(why): rerun every step with `hopper rerun c1`, without --step\n")
+            // Dropped by hand, the daemon refuses it the same way.
+            try spool.drop("c1.retry.1.yaml", "action: retry\njob: c1\n")
+            #expect(eventually { spool.isRejected("c1.retry.1.yaml") })
+            #expect(try spool.rejection("c1.retry.1.yaml").errors.map(\.message)
+                    == ["\(why): a retry would keep a; rerun every step with `hopper rerun c1`"])
+            // A whole rerun stages the inputs afresh and runs every step.
+            let whole = try spool.hopper("rerun", "c1", "--spool", spool.root)
+            #expect(whole.code == 0 && whole.stdout == "rerun c1: accepted\n", "\(whole.stderr)")
+            #expect(eventually { (try? spool.status("c1"))?.steps.first?.attempts.count == 2 })
+            let again = try spool.waitFor("c1", [.failed])
+            #expect(again.steps.map(\.state) == [.completed, .failed])
         }
 
         // MARK: human output

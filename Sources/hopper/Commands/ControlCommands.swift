@@ -120,6 +120,11 @@ struct RequestOptions: ParsableArguments {
         let layout = spool.layout
         let status = try loadJob(id, layout)
         if let refusal = action.refusal(job: id, state: status.state) { throw CLIError(refusal) }
+        // Where this host sees the workspaces (runs/, or the config's scratch space) and the job's is gone.
+        if FileOps.isDirectory(layout.workspaces) && !FileOps.exists(layout.workspace(id)),
+           let refusal = action.cleanedRefusal(status, steps: steps) {
+            throw CLIError(refusal)
+        }
         if let steps {
             let known = status.steps.map(\.name)
             for step in steps where !known.contains(step) {

@@ -91,14 +91,12 @@ extension Hopper {
                     let job = try prepare(source, spool: spool, catalog: catalog, taken: taken)
                     taken.insert(job.id)
                     prepared.append(job)
-                } catch let error as CLIError {
+                } catch let error as CLIError where sources.count > 1 {
                     Console.err("hopper: \(error.message)\n")
                     bad += 1
                 }
             }
-            if bad > 0 {
-                throw CLIError(sources.count == 1 ? "nothing was submitted" : "\(bad) of \(sources.count) manifests are not right; nothing was submitted")
-            }
+            if bad > 0 { throw CLIError("\(bad) of \(sources.count) manifests are not right; nothing was submitted") }
             for job in prepared {
                 do {
                     try dropFile(job.bytes, named: job.id + ".yaml", into: folder)
@@ -156,7 +154,7 @@ extension Hopper {
             switch ManifestParser.parse(bytes, fileName: name, catalog: catalog, defaultWorkflow: queueWorkflow) {
             case .failure(let error):
                 Console.err(error.formatted + "\n")
-                throw CLIError("\(label) is not a valid manifest")
+                throw CLIError("\(label) is not a valid manifest" + (files.count > 1 ? "" : "; nothing was submitted"))
             case .success(.control):
                 throw CLIError("\(label) is a control request; use `hopper cancel|retry|rerun|clean`")
             case .success(.job(let manifest)):
