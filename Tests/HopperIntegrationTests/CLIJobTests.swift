@@ -84,6 +84,20 @@ extension Integration {
             #expect(parsedRequest(text) == ControlRequest(action: .rerun, job: "S001", steps: ["align", "call"]))
         }
 
+        @Test func rerunOfAStepRerunsTheStepsAfterItUnlessOnly() throws {
+            let spool = try fabricatedSpool()
+            try writeJob(spool.root, "S001", .completed, steps: [("qc", .completed), ("align", .completed), ("call", .completed)])
+            for (extra, steps) in [([String](), ["align", "call"]), (["--only"], ["align"])] {
+                let r = try runProgram(Paths.hopper, ["rerun", "S001", "--step", "align", "--no-wait", "--spool", spool.root] + extra)
+                #expect(r.code == 0, "\(r.stderr)")
+                let names = try FileOps.listDirectory(spool.layout.inbox)
+                let name = try #require(names.first)
+                let text = try String(contentsOfFile: spool.layout.inbox + "/" + name, encoding: .utf8)
+                #expect(parsedRequest(text) == ControlRequest(action: .rerun, job: "S001", steps: steps), "\(extra)")
+                unlink(spool.layout.inbox + "/" + name)
+            }
+        }
+
         @Test func aRequestNoDaemonTakesIsReportedAsQueued() throws {
             let spool = try fabricatedSpool()
             try writeJob(spool.root, "S001", .cancelled)

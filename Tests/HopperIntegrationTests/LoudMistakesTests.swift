@@ -229,6 +229,49 @@ extension Integration {
             #expect(all.stdout.split(separator: "\n").count == 53 && all.stderr.isEmpty)
         }
 
+        // MARK: hopper workflows
+
+        @Test func workflowsListsWhatCanBeSubmittedAndDeclaredInputsAreRequired() throws {
+            let spool = try TestSpool()
+            try spool.startDaemon()
+            let list = try spool.hopper("workflows", "--spool", spool.root)
+            #expect(list.code == 0, "\(list.stderr)")
+            #expect(list.stdout == """
+                NAME             DESCRIPTION
+                demo             Demo workflow with three mock steps
+                hello            Greets someone and publishes greeting.txt
+                qslam            qsLAM-PCR integration sites (UMIs, trimming, mapping, site clustering; toy, stdlib Python)
+                readmap          Read QC, 3' quality trimming, ungapped mapping and a report (toy, stdlib Python)
+                run-check        Sequencer run folder check (RunInfo.xml, per-lane base-call inventory, report)
+                variant-calling  Toy germline SNV calling (Snakemake, 20 jobs) with a VCF 4.2 and stats
+
+                """, "\(list.stdout)")
+            let one = try spool.hopper("workflows", "readmap", "--spool", spool.root)
+            #expect(one.stdout == """
+                readmap: Read QC, 3' quality trimming, ungapped mapping and a report (toy, stdlib Python)
+                  file     \(spool.workflows)/readmap.yaml
+                  params
+                    sample          string, required, matching ^[A-Za-z0-9._-]+$: Sample name, shown in the report
+                    min_quality     integer, default 20, 0…60: Trim 3' bases whose Phred quality is below this
+                    min_length      integer, default 30, 1…: Drop reads shorter than this after trimming
+                    max_mismatches  integer, default 2, 0…5: Substitutions allowed when mapping a read
+                  inputs
+                    reads      required: FASTQ reads of the sample
+                    reference  required: reference FASTA
+                  steps    qc, trim, align, report
+
+                """, "\(one.stdout)")
+            let unknown = try spool.hopper("workflows", "nope", "--spool", spool.root)
+            #expect(unknown.code == 1 && unknown.stderr == "hopper: no workflow nope in \(spool.workflows); `hopper workflows` lists them\n")
+
+            // A manifest without a declared input is rejected at intake, naming it.
+            try spool.drop("rm1.yaml", "workflow: readmap\nparams: {sample: S1}\ninputs: {reads: a.fq}\n")
+            #expect(eventually { spool.isRejected("rm1.yaml") }, "\(spool.logText())")
+            let r = try spool.rejection("rm1.yaml")
+            #expect(r.errors.map(\.message) == ["missing required input \"reference\" (workflow readmap: reference FASTA)"])
+            #expect(r.errors.first?.line == 3 && r.errors.first?.column == 1)
+        }
+
         // MARK: hopper submit
 
         @Test func submitTakesSeveralFilesStdinParamsAndChecksInputsFromTheCurrentDirectory() throws {

@@ -50,13 +50,16 @@ extension Hopper {
 
     struct Rerun: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run steps of a finished job again, as new attempts (default: every step).")
+            abstract: "Run steps of a finished job again, as new attempts (default: every step; --step X: X and the steps after it).")
 
         @OptionGroup var spoolOptions: SpoolOptions
         @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
 
-        @Option(name: .customLong("step"), help: ArgumentHelp("A step to run again (repeat for more; default: all).", valueName: "name"))
+        @Option(name: .customLong("step"), help: ArgumentHelp("Run this step again and every step after it (repeat for more; default: all).", valueName: "name"))
         var steps: [String] = []
+
+        @Flag(help: "Run only the named steps, not the steps after them (their outputs may then be stale).")
+        var only = false
 
         @OptionGroup var request: RequestOptions
 
@@ -70,7 +73,18 @@ extension Hopper {
         func run() async throws {
             var unique: [String] = []
             for step in steps where !unique.contains(step) { unique.append(step) }
-            try await request.send(.rerun, job: id, steps: unique.isEmpty ? nil : unique, spool: spoolOptions.resolve())
+            let spool = try spoolOptions.resolve()
+            if !only && !unique.isEmpty {
+                unique = Self.withLaterSteps(unique, of: try loadJob(id, spool.layout).steps.map(\.name))
+            }
+            try await request.send(.rerun, job: id, steps: unique.isEmpty ? nil : unique, spool: spool)
+        }
+
+        /// The named steps and every step after the first of them, in the job's order; names the
+        /// job does not have are kept (at the end) for the check that refuses them.
+        static func withLaterSteps(_ named: [String], of all: [String]) -> [String] {
+            guard let first = all.firstIndex(where: named.contains) else { return named }
+            return Array(all[first...]) + named.filter { !all.contains($0) }
         }
     }
 
