@@ -227,6 +227,14 @@ extension Integration {
             #expect(cut.stderr == "hopper: showing the newest 50 jobs; more match: --limit 0 shows all, --limit N more\n")
             let all = try spool.hopper("ls", "--limit", "0", "--spool", spool.root)
             #expect(all.stdout.split(separator: "\n").count == 53 && all.stderr.isEmpty)
+
+            // Bulk cancel: several ids, or as ls chooses them.
+            let two = try spool.hopper("cancel", "busy", "p1", "--spool", spool.root)
+            #expect(two.code == 0 && two.stdout == "cancel busy: accepted\ncancel p1: accepted\n", "\(two.stderr)")
+            let none = try spool.hopper("cancel", "--owner", "nobody-here", "--spool", spool.root)
+            #expect(none.code == 0 && none.stdout == "no jobs to cancel\n")
+            let done = try spool.hopper("cancel", "--state", "failed", "--spool", spool.root)
+            #expect(done.code == 1 && done.stderr == "hopper: job fail1 is failed; cancel applies to pending, waiting, queued or running jobs\n")
         }
 
         // MARK: hopper workflows

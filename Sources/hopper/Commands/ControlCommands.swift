@@ -20,16 +20,51 @@ import Glibc
 extension Hopper {
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Cancel a job: a pending job never starts, a running step is killed.")
+            abstract: "Cancel jobs: a pending job never starts, a running step is killed.",
+            discussion: "Name the jobs, or choose them as `hopper ls` does: --state (default: every state cancel applies to) and --owner.")
 
         @OptionGroup var spoolOptions: SpoolOptions
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @Argument(help: ArgumentHelp("The job ids.", valueName: "id")) var ids: [String] = []
+
+        @Option(help: ArgumentHelp("Every job in these states, comma-separated or repeated.", valueName: "states"))
+        var state: [String] = []
+
+        @Option(help: ArgumentHelp("Every job of this owner (with --state: in those states).", valueName: "user"))
+        var owner: String?
+
         @OptionGroup var request: RequestOptions
 
-        func validate() throws { try RequestOptions.check(id: id) }
+        func validate() throws {
+            if ids.isEmpty && state.isEmpty && owner == nil { throw ValidationError("give job ids, or choose jobs with --state and --owner") }
+            for id in ids { try RequestOptions.check(id: id) }
+            _ = try JobState.parseList(state)
+        }
 
         func run() async throws {
-            try await request.send(.cancel, job: id, steps: nil, spool: spoolOptions.resolve())
+            let spool = try spoolOptions.resolve()
+            var targets: [String] = []
+            for id in ids where !targets.contains(id) { targets.append(id) }
+            if !state.isEmpty || owner != nil {
+                var states = try JobState.parseList(state)
+                if states.isEmpty { states = ControlAction.cancel.appliesTo }
+                let filter = List.Filter(states: states, owner: owner)
+                for job in List.JobSource(layout: spool.layout).list(filter, limit: nil) where !targets.contains(job.record.id) {
+                    targets.append(job.record.id)
+                }
+                if targets.isEmpty { print("no jobs to cancel"); return }
+            }
+            if targets.count == 1 {
+                try await request.send(.cancel, job: targets[0], steps: nil, spool: spool)
+                return
+            }
+            var refused = 0
+            for id in targets {
+                do { try await request.send(.cancel, job: id, steps: nil, spool: spool) } catch let error as CLIError {
+                    Console.err("hopper: \(error.message)\n")
+                    refused += 1
+                }
+            }
+            if refused > 0 { throw CLIError("\(refused) of \(targets.count) cancel requests were refused") }
         }
     }
 

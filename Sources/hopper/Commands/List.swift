@@ -59,14 +59,7 @@ extension Hopper {
         }
 
         /// `--state a,b --state c`, each checked.
-        func states() throws -> [JobState] {
-            var out: [JobState] = []
-            for part in state.flatMap({ $0.split(separator: ",") }) {
-                let parsed = try JobState.parseArgument(String(part).trimmedSpaces)
-                if !out.contains(parsed) { out.append(parsed) }
-            }
-            return out
-        }
+        func states() throws -> [JobState] { try JobState.parseList(state) }
 
         func fields() throws -> [Field] {
             guard let format else { return Field.defaults }
@@ -310,6 +303,18 @@ extension String {
     /// Without leading and trailing white space.
     var trimmedSpaces: String {
         String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+}
+
+extension JobState {
+    /// `--state a,b --state c` (states add up), each checked.
+    static func parseList(_ options: [String]) throws -> [JobState] {
+        var out: [JobState] = []
+        for part in options.flatMap({ $0.split(separator: ",") }) {
+            let parsed = try JobState.parseArgument(String(part).trimmedSpaces)
+            if !out.contains(parsed) { out.append(parsed) }
+        }
+        return out
     }
 }
 
