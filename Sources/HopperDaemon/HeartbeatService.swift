@@ -94,6 +94,7 @@ public final class HeartbeatService: Service {
         status.workflows = running.workflows
         status.snakemake = running.snakemake
         status.problems = watcher.problems().map { SystemStatus.Problem(path: $0.path, message: $0.message) }
+            + stats.stuckEntries.map { SystemStatus.Problem(path: $0.path, message: $0.message) }
         if let diskGuard {
             status.disk = diskGuard.volumes
             status.minFreeBytes = diskGuard.minFree

@@ -325,6 +325,10 @@ extension Integration {
             let completed = eventually(timeout: 60) { (try? spool.status("after-corpus"))?.state == .completed }
             #expect(completed, "\(spool.logText())")
             #expect(spool.outboxIDs() == ["after-corpus"])
+            // An unmovable entry is in the heartbeat's problems while it is there.
+            let stuck = Set(stays.filter { $0.source == "directory" }.map { spool.layout.inbox + "/" + $0.shownName })
+            #expect(eventually { stuck.isSubset(of: spool.heartbeat()?.problems?.map(\.path) ?? []) },
+                    "\(stuck) \(String(describing: spool.heartbeat()?.problems))")
             // An unmovable entry is reported once, not at every rescan.
             let log = spool.logText()
             for c in stays where c.source == "directory" {

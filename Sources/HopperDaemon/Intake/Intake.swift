@@ -95,6 +95,8 @@ public struct IntakeBatch: Sendable {
     public var counts = IntakeCounts()
     public var accepted: [AcceptedJob] = []
     public var controls: [ControlDrop] = []
+    /// Every entry rejected but left in the inbox (path → why), when this batch added one.
+    public var stuck: [String: String]?
 }
 
 public struct IntakeCounts: Sendable, Equatable {
@@ -113,6 +115,9 @@ public final class Intake {
     public private(set) var totals = IntakeCounts()
     /// Entries rejected but not movable out of the inbox (see keepUnmovable): skipped.
     var unmovable = Set<FileKey>()
+    /// The same entries by path, with what to do, for the heartbeat's `problems`.
+    var stuck: [String: String] = [:]
+    var stuckChanged = false
 
     struct FileKey: Hashable {
         var device: UInt64
@@ -212,6 +217,10 @@ public final class Intake {
         counts.accepted = result.accepted.count
         counts.deferred = accepted.count - counts.accepted
         counts.rejected = reject(rejected)
+        if stuckChanged {
+            result.stuck = stuck
+            stuckChanged = false
+        }
         totals.accepted += counts.accepted
         totals.rejected += counts.rejected
         result.counts = counts
