@@ -329,6 +329,15 @@ extension Integration {
             let stuck = Set(stays.filter { $0.source == "directory" }.map { spool.layout.inbox + "/" + $0.shownName })
             #expect(eventually { stuck.isSubset(of: spool.heartbeat()?.problems?.map(\.path) ?? []) },
                     "\(stuck) \(String(describing: spool.heartbeat()?.problems))")
+            // ... and in the backlog metric with every other manifest-like name left in the inbox
+            // (one that is not UTF-8): they wait for a person.
+            func backlog() -> Int? {
+                let text = (try? String(contentsOfFile: spool.layout.metrics + "/hopper.prom", encoding: .utf8)) ?? ""
+                return text.split(separator: "\n").first { $0.hasPrefix("hopper_intake_backlog ") }.flatMap { Int($0.split(separator: " ")[1]) }
+            }
+            let waiting = stays.filter { DropNames.isPlausible($0.shownName) }.count
+            #expect(waiting >= stuck.count)
+            #expect(eventually { backlog() == waiting }, "backlog \(String(describing: backlog())), \(waiting) waiting: \(stays)")
             // An unmovable entry is reported once, not at every rescan.
             let log = spool.logText()
             for c in stays where c.source == "directory" {
