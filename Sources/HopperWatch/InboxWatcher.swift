@@ -61,6 +61,7 @@
 //      info     inbox.watch           a folder is watched: inbox.path, watch.mode (inotify|poll)
 //      info     inbox.unwatch         a folder is no longer watched: inbox.path, reason
 //      info     inbox.not-a-queue     a sub-folder with an invalid queue name: inbox.path
+//      info     inbox.nested          a folder inside a queue (its manifests are rejected): inbox.path
 //      info     inbox.scan-recovered  a folder that failed to list lists again
 //      warning  inbox.fallback        inotify failed for a folder (watch limit, no instance,
 //                                     read error), polling it until a rescan: inbox.path, reason
