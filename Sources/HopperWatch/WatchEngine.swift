@@ -63,6 +63,9 @@ final class WatchEngine {
         var failing = false
         var emitted: [String: Emitted] = [:]
         var settling: [String: Settling] = [:]
+        /// Manifest-like names that are not UTF-8 (as shown, U+FFFD for bad bytes): left
+        /// where they are, and listed as problems until a complete scan no longer finds them.
+        var badNames: Set<String> = []
 
         init(path: String, queue: String?, parent: String?, problem: String?, mode: WatchMode, nextPoll: Instant) {
             self.path = path
@@ -109,6 +112,8 @@ final class WatchEngine {
     private var rootScanPending = false
     private var loggedNotQueues: Set<String> = []
     private var loggedBadNames: Set<[UInt8]> = []
+    /// A folder is being listed: problems are published once the listing ends.
+    private var scanning = false
 
     init(config: EngineConfig, registry: any WatchRegistry) {
         self.config = config
@@ -368,6 +373,8 @@ final class WatchEngine {
             + "move the manifest to \(inbox)/\(queue)/"
     }
 
+    static let notUTF8 = "the file name is not UTF-8 (it was written in another encoding), so the daemon cannot take it: rename it with letters, digits, '.', '_' and '-' only"
+
     /// A valid queue name close to `name`: `My Queue` → `My_Queue`.
     static func queueName(like name: String) -> String {
         var out = ""
@@ -443,7 +450,12 @@ final class WatchEngine {
     private func publishModes() {
         let modes = folders.filter { $0.value.problem == nil }.mapValues(\.mode)
         config.shared.modes.withLock { $0 = modes }
-        let problems = folders.compactMapValues(\.problem)
+        var problems = folders.compactMapValues(\.problem)
+        for folder in folders.values {
+            for name in folder.badNames {
+                problems[Sys.join(folder.path, name)] = Self.notUTF8
+            }
+        }
         config.shared.problems.withLock { $0 = problems }
     }
 
@@ -489,6 +501,9 @@ final class WatchEngine {
 
         var seenFolders = Set<String>()
         var newFolders: [String] = []
+        let badBefore = folder.badNames
+        folder.badNames = []
+        scanning = true
         let error = Sys.readDirectory(folder.path, followSymlinks: isRoot) { dirFD, rawName, type in
             if rawName.count <= 2 && rawName.allSatisfy({ $0 == UInt8(ascii: ".") }) { return }
             if hasSubfolders && (type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN)) {
@@ -511,7 +526,9 @@ final class WatchEngine {
             observe(folder, name, FileIdentity(st), serial: serial)
         }
 
+        scanning = false
         if let error {
+            folder.badNames.formUnion(badBefore)   // an incomplete listing forgets nothing
             if error.code == ENOENT || error.code == ENOTDIR {
                 if isRoot { lostRoot(reason: "\(error)") } else { removeFolder(folder, reason: "\(error)") }
             } else if !folder.failing {
@@ -526,6 +543,7 @@ final class WatchEngine {
         }
         // A complete listing: forget what is gone.
         folder.emitted = folder.emitted.filter { $0.value.seen == serial }
+        if folder.badNames != badBefore { publishModes() }
         if hasSubfolders {
             for q in Array(folders.values) where q.parent == folder.path && !seenFolders.contains(Sys.split(q.path).1) {
                 removeFolder(q, reason: "no longer in the inbox")
@@ -635,9 +653,11 @@ final class WatchEngine {
     private func decodeName(_ bytes: [UInt8], in folder: Folder) -> String? {
         if let s = String(validating: bytes, as: UTF8.self) { return s }
         let lossy = String(decoding: bytes, as: UTF8.self)
-        if DropNames.isPlausible(lossy), loggedBadNames.count < 1000, loggedBadNames.insert(bytes).inserted {
+        guard DropNames.isPlausible(lossy) else { return nil }
+        if loggedBadNames.count < 1000, loggedBadNames.insert(bytes).inserted {
             logger.warning("inbox.name-not-utf8", metadata: ["inbox.path": "\(folder.path)", "name": "\(lossy)"])
         }
+        if folder.badNames.count < 1000, folder.badNames.insert(lossy).inserted, !scanning { publishModes() }
         return nil
     }
 

@@ -329,6 +329,10 @@ extension Integration {
             let stuck = Set(stays.filter { $0.source == "directory" }.map { spool.layout.inbox + "/" + $0.shownName })
             #expect(eventually { stuck.isSubset(of: spool.heartbeat()?.problems?.map(\.path) ?? []) },
                     "\(stuck) \(String(describing: spool.heartbeat()?.problems))")
+            // A name that is not UTF-8 cannot be taken: it is a problem too, saying to rename it.
+            let notUTF8 = stays.filter { String(validating: $0.name, as: UTF8.self) == nil }.map { spool.layout.inbox + "/" + $0.shownName }
+            #expect(eventually { Set(notUTF8).isSubset(of: spool.heartbeat()?.problems?.map(\.path) ?? []) },
+                    "\(notUTF8) \(String(describing: spool.heartbeat()?.problems))")
             // ... and in the backlog metric with every other manifest-like name left in the inbox
             // (one that is not UTF-8): they wait for a person.
             func backlog() -> Int? {

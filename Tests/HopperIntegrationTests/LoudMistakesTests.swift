@@ -108,6 +108,11 @@ extension Integration {
                 #expect(r.errors.map(\.message) == [message], "\(file)")
             }
             #expect(eventually { spool.isAccepted("ok") })
+            // `hopper status RUN` finds RUN.YAML and says why.
+            let run = try spool.hopper("status", "RUN", "--spool", spool.root)
+            #expect(run.code == 1)
+            #expect(run.stderr.hasPrefix("hopper: RUN.YAML was rejected (misnamed manifest), see \(spool.layout.rejected)/RUN.YAML.error.json:\n"), "\(run.stderr)")
+            #expect(run.stderr.contains("rename it to RUN.yaml and drop it again"))
             #expect(try spool.status("ok").queue == "seqA")
             // Hidden folders (a filer's .snapshot) are nobody's drop folder: left alone.
             #expect(FileOps.exists(spool.layout.inbox + "/.snapshot/c.yaml"))
@@ -222,6 +227,11 @@ extension Integration {
             // The default limit says when it cut the list.
             for i in 0..<48 { try spool.drop("q\(i).yaml", demoManifest()) }
             #expect(eventually { (0..<48).allSatisfy { spool.isAccepted("q\($0)") } })
+            // Accepted, then indexed in the store that ls reads.
+            #expect(eventually {
+                (try? spool.hopper("ls", "--limit", "0", "--noheader", "--format", "id", "--spool", spool.root))?.stdout
+                    .split(separator: "\n").count == 52
+            })
             let cut = try spool.hopper("ls", "--spool", spool.root)
             #expect(cut.stdout.split(separator: "\n").count == 51)
             #expect(cut.stderr == "hopper: showing the newest 50 jobs; more match: --limit 0 shows all, --limit N more\n")

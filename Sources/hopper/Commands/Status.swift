@@ -131,6 +131,13 @@ func whereabouts(_ id: String, _ layout: SpoolLayout) -> String {
             return "\(file) was rejected (\(r.reason)), see \(layout.rejected)/\(file).error.json:\n" + r.formatted
         }
     }
+    // Dropped as RUN.YAML or RUN.yaml.txt: rejected under its own name, saying how to name it.
+    for file in (try? FileOps.listDirectory(layout.rejected)) ?? [] where !file.hasSuffix(".error.json") {
+        guard case .misnamed(let rename) = DropNames.classify(file), DropNames.stem(of: rename) == id,
+              let bytes = try? FileOps.readFile(layout.rejected + "/" + file + ".error.json"),
+              let r = try? JSON.decode(Rejection.self, from: bytes) else { continue }
+        return "\(file) was rejected (\(r.reason)), see \(layout.rejected)/\(file).error.json:\n" + r.formatted
+    }
     if let store = try? JobStore(readOnlyPath: layout.database), let record = try? store.job(id: id),
        (try? store.outboxExpired(id: id)) == true {
         return "job \(id) ended \(record.state) and retention has removed its outbox entry since (last change \(record.updatedAt))"
