@@ -186,15 +186,21 @@ extension Integration {
             try spool.drop("p2.yaml", demoManifest(), queue: "fast")
             #expect(eventually { spool.isAccepted("p2") })
 
-            let table = try spool.hopper("ls", "--format", "id,state,queue,reason", "--noheader", "--spool", spool.root)
-            #expect(table.code == 0 && table.stderr.isEmpty, "\(table.stderr)")
-            #expect(table.stdout == """
+            let expected = """
                 p2    pending fast    waiting for a slot (1/1 running)
                 p1    pending default waiting for a slot (1/1 running)
                 busy  running default -
                 fail1 failed  default step a exited with 3
 
-                """, "\(table.stdout)")
+                """
+            // Once the store has indexed every change (it follows status.json closely).
+            func table() throws -> CommandResult {
+                try spool.hopper("ls", "--format", "id,state,queue,reason", "--noheader", "--spool", spool.root)
+            }
+            #expect(eventually { (try? table())?.stdout == expected })
+            let shown = try table()
+            #expect(shown.code == 0 && shown.stderr.isEmpty, "\(shown.stderr)")
+            #expect(shown.stdout == expected, "\(shown.stdout)")
             let header = try spool.hopper("ls", "--state", "running", "--spool", spool.root)
             let lines = header.stdout.split(separator: "\n")
             #expect(lines.count == 2)
