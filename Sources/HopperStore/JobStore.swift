@@ -316,6 +316,18 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Jobs in any of `states`, counted by (owner, queue): what `hopper ls` weighs against the
+    /// caps to say why a pending job waits.
+    public func counts(states: [JobState]) throws -> [(owner: String, queue: String, count: Int)] {
+        try read { db in
+            let marks = states.map { _ in "?" }.joined(separator: ", ")
+            let sql = "SELECT owner, queue, COUNT(*) AS n FROM job WHERE state IN (\(marks)) GROUP BY owner, queue"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(states.map(\.rawValue))).map {
+                (owner: $0["owner"], queue: $0["queue"], count: $0["n"])
+            }
+        }
+    }
+
     /// Number of jobs in each state.
     public func countsByState() throws -> [String: Int] {
         try read { db in

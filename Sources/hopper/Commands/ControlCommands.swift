@@ -48,7 +48,7 @@ extension Hopper {
                 var states = try JobState.parseList(state)
                 if states.isEmpty { states = ControlAction.cancel.appliesTo }
                 let filter = List.Filter(states: states, owner: owner)
-                for job in List.JobSource(layout: spool.layout).list(filter, limit: nil) where !targets.contains(job.record.id) {
+                for job in List.JobSource(layout: spool.layout).list(filter, limit: nil, statuses: false) where !targets.contains(job.record.id) {
                     targets.append(job.record.id)
                 }
                 if targets.isEmpty { print("no jobs to cancel"); return }

@@ -240,12 +240,21 @@ extension Hopper.List {
 
         init(_ spool: SpoolOptions.Resolved) {
             config = spool.config
-            let active = JobSource(layout: spool.layout).list(Filter(states: [.queued, .running]), limit: nil)
-            for job in active {
-                total += 1
-                byOwner[job.record.owner, default: 0] += 1
-                byQueue[job.record.queue, default: 0] += 1
+            let states: [JobState] = [.queued, .running]
+            // silent: no store here: the outbox has the same answer, more slowly.
+            if let store = try? JobStore(readOnlyPath: spool.layout.database), let rows = try? store.counts(states: states) {  // silent: as above
+                for row in rows { add(owner: row.owner, queue: row.queue, count: row.count) }
+                return
             }
+            for job in JobSource(layout: spool.layout).list(Filter(states: states), limit: nil, statuses: false) {
+                add(owner: job.record.owner, queue: job.record.queue, count: 1)
+            }
+        }
+
+        mutating func add(owner: String, queue: String, count: Int) {
+            total += count
+            byOwner[owner, default: 0] += count
+            byQueue[queue, default: 0] += count
         }
 
         func reason(owner: String, queue: String) -> String {
@@ -269,12 +278,13 @@ extension Hopper.List {
             var state: JobState { status?.state ?? record.state }
         }
 
-        func list(_ filter: Filter, limit: Int?) -> [Job] {
+        /// With `statuses`, each job's status.json is read too (for the columns the store lacks).
+        func list(_ filter: Filter, limit: Int?, statuses: Bool = true) -> [Job] {
             // silent: no store here (another host, no daemon yet): the outbox has the same answer.
             if let store = try? JobStore(readOnlyPath: layout.database),
                let rows = try? store.list(states: filter.states, owner: filter.owner, queue: filter.queue,
                                           since: filter.since, limit: limit) {   // silent: as above
-                return rows.map { Job(record: $0, status: readStatus($0.id)) }
+                return rows.map { Job(record: $0, status: statuses ? readStatus($0.id) : nil) }
             }
             return scanOutbox(filter, limit: limit)
         }
