@@ -14,7 +14,7 @@ struct SpoolOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The spool directory (default: $HOPPER_SPOOL, then the config's `spool:`).", valueName: "dir"))
     var spool: String?
 
-    @Option(name: .long, help: ArgumentHelp("The config file (default: $HOPPER_CONFIG, then /etc/hopper/config.yaml if it exists).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The config file (default: $HOPPER_CONFIG, then the one the spool's daemon runs with, then /etc/hopper/config.yaml if it exists).", valueName: "file"))
     var config: String?
 
     struct Resolved {
@@ -78,15 +78,24 @@ struct SpoolOptions: ParsableArguments {
                     warning = "cannot read the daemon's config \(path) (\(error.formatted.split(separator: "\n").first ?? "")); checking with the defaults: name a config with --config"
                 }
             }
+            if let dir = beat.workflows, !FileOps.isDirectory(dir) {
+                // Another host's path, not mounted here: the local guess, said so.
+                let local = Self.workflows(cfg, layout)
+                let note = "the daemon's workflow directory \(dir) is not a folder on this host; checking with \(local ?? "no workflow directory"): give one with --workflows or --config"
+                return Resolved(layout: layout, config: cfg, configPath: cfgPath, workflows: local,
+                                fromDaemon: false, warning: warning.map { $0 + "; " + note } ?? note)
+            }
             return Resolved(layout: layout, config: cfg, configPath: cfgPath, workflows: beat.workflows,
                             fromDaemon: true, warning: warning)
         }
-        var workflows = cfg.workflows
-        if workflows == nil {
-            let beside = FileOps.split(layout.root).0 + "/Workflows"
-            if FileOps.isDirectory(beside) { workflows = beside }
-        }
-        return Resolved(layout: layout, config: cfg, configPath: cfgPath, workflows: workflows)
+        return Resolved(layout: layout, config: cfg, configPath: cfgPath, workflows: Self.workflows(cfg, layout))
+    }
+
+    /// The config's `workflows:`, else Workflows/ beside the spool when it exists.
+    static func workflows(_ cfg: HopperConfig, _ layout: SpoolLayout) -> String? {
+        if let dir = cfg.workflows { return dir }
+        let beside = FileOps.split(layout.root).0 + "/Workflows"
+        return FileOps.isDirectory(beside) ? beside : nil
     }
 }
 

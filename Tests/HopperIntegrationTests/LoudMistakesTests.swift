@@ -52,6 +52,19 @@ extension Integration {
             #expect(system.stdout.contains("\nconfig     \(spool.configPath)\nworkflows  \(elsewhere)\nsnakemake  "), "\(system.stdout)")
         }
 
+        @Test func aDaemonsSettingsThisHostCannotSeeAreSaidAndTheLocalOnesUsed() throws {
+            let spool = try TestSpool()
+            try spool.layout.create()
+            try writeHeartbeat(spool.layout, interval: 3600, config: "/nonexistent/hopper.yaml", workflows: "/nonexistent/Workflows")
+            let file = spool.base + "/demo-S001.yaml"
+            try demoManifest().write(toFile: file, atomically: true, encoding: .utf8)
+            let r = try runProgram(Paths.hopper, ["validate", file, "--spool", spool.root], cwd: spool.base)
+            #expect(r.code == 0, "\(r.stdout)")
+            #expect(r.stdout == "\(file): ok (job demo-S001, workflow demo, 3 steps)\n")
+            #expect(r.stderr.hasPrefix("hopper: warning: cannot read the daemon's config /nonexistent/hopper.yaml ("), "\(r.stderr)")
+            #expect(r.stderr.hasSuffix("; checking with the defaults: name a config with --config; the daemon's workflow directory /nonexistent/Workflows is not a folder on this host; checking with \(spool.workflows): give one with --workflows or --config\n"), "\(r.stderr)")
+        }
+
         @Test func aDaemonWithoutWorkflowsOrSnakemakeSaysSoAtStart() throws {
             let spool = try TestSpool(copyWorkflows: false)
             try FileManager.default.removeItem(atPath: spool.workflows)

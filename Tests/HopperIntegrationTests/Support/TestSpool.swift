@@ -260,11 +260,14 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// Writes `system/status.json` as a daemon in state `state` would, beating every `interval` s,
 /// its last beat `age` seconds ago.
-func writeHeartbeat(_ layout: SpoolLayout, interval: Double = 2, age: Double = 0, state: String = "running") throws {
+func writeHeartbeat(_ layout: SpoolLayout, interval: Double = 2, age: Double = 0, state: String = "running",
+                    config: String? = nil, workflows: String? = nil) throws {
     let now = Timestamp.now()
-    let beat = SystemStatus(pid: 1, host: "testhost", startedAt: Timestamp.rfc3339(now - age - 60),
+    var beat = SystemStatus(pid: 1, host: "testhost", startedAt: Timestamp.rfc3339(now - age - 60),
                             heartbeatAt: Timestamp.rfc3339(now - age), intervalSeconds: interval, state: state,
                             spool: layout.root, stateDirectory: layout.state, inboxes: [], intake: .init(), jobs: [:])
+    beat.config = config
+    beat.workflows = workflows
     try FileOps.writeAtomically(layout.heartbeat, try JSON.pretty(beat))
 }
 
