@@ -17,7 +17,7 @@ extension Integration {
             let elsewhere = spool.base + "/pipelines"
             try FileManager.default.moveItem(atPath: spool.workflows, toPath: elsewhere)
             var config = try String(contentsOfFile: spool.configPath, encoding: .utf8)
-            config = config.replacingOccurrences(of: "workflows: \(spool.workflows)", with: "workflows: \(elsewhere)\nmax_manifest_size: 2K")
+            config = config.replacingOccurrences(of: "workflows: \(spool.workflows)", with: "workflows: \(elsewhere)\nmax_manifest_size: 2K\nsubmit_id: auto")
             try config.write(toFile: spool.configPath, atomically: true, encoding: .utf8)
             let file = spool.base + "/demo-S001.yaml"
             try demoManifest().write(toFile: file, atomically: true, encoding: .utf8)
@@ -41,6 +41,9 @@ extension Integration {
             #expect(submit.code == 0 && submit.stdout == "demo-S001\n", "\(submit.stderr)")
             #expect(submit.stderr.isEmpty, "\(submit.stderr)")
             #expect(eventually { spool.isAccepted("demo-S001") }, "\(spool.logText())")
+            // The daemon's config says submit_id: auto, and the CLI follows it.
+            let again = try runProgram(Paths.hopper, ["submit", file, "--spool", spool.root], cwd: spool.base)
+            #expect(again.code == 0 && again.stdout == "demo-S001-2\n", "\(again.stderr)")
             // The daemon's limits apply to the CLI too.
             let big = spool.base + "/big.yaml"
             try (demoManifest() + "\n#" + String(repeating: "x", count: 3000) + "\n").write(toFile: big, atomically: true, encoding: .utf8)

@@ -25,7 +25,7 @@ extension Hopper {
         @Argument(help: ArgumentHelp("Manifests (YAML); - reads one from standard input.", valueName: "file"))
         var files: [String] = []
 
-        @Option(help: ArgumentHelp("The job id (default: the file name without .yaml); `auto`: the stem, made unique with -2, -3, ….", valueName: "id"))
+        @Option(help: ArgumentHelp("The job id (default: the file name without .yaml, or as the config's submit_id says); `auto`: the stem, made unique with -2, -3, ….", valueName: "id"))
         var id: String?
 
         @Option(help: ArgumentHelp("Drop into inbox/<queue>/ instead of the inbox root.", valueName: "queue"))
@@ -165,6 +165,8 @@ extension Hopper {
 
         /// The id: --id, else the stem; with --id auto the first free of stem, stem-2, stem-3, ….
         func chooseID(stem: String, spool: SpoolOptions.Resolved, taken: Set<String>) throws -> String {
+            // Without --id, the config's submit_id says: the stem, or `auto`.
+            let id = self.id ?? (spool.config.submitID == .auto ? Self.auto : nil)
             let wanted = id == Self.auto ? nil : id
             let base = wanted ?? stem
             if let problem = Names.jobIDProblem(base) {
