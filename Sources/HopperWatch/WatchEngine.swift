@@ -3,6 +3,11 @@
 //
 // Folders: the inbox root and each immediate sub-folder whose name is a valid queue name
 // (Names.isValid, and not itself a manifest name). Each is watched by inotify or polled.
+// Folders where a person may well drop a manifest but none is taken from — a sub-folder whose
+// name is not a queue name (`inbox/My Queue/`), a folder inside a queue (`inbox/seqA/sub/`) —
+// are watched too: their candidates carry the problem (`DropCandidate.misplaced`), so intake
+// rejects them saying where to put them, and the problem is published for the heartbeat.
+// Hidden folders (`.snapshot`) and anything deeper are left alone.
 //
 // Three ways a name becomes a candidate (SPEC §2):
 //   1. an event says it is complete: IN_CLOSE_WRITE or IN_MOVED_TO, or IN_CREATE of an entry
@@ -42,6 +47,13 @@ final class WatchEngine {
     private final class Folder {
         let path: String
         let queue: String?
+        /// The folder it is in; nil for the inbox root.
+        let parent: String?
+        /// Why manifests are not taken from it (see DropCandidate.misplaced); nil for the root and queues.
+        let problem: String?
+        var isRoot: Bool { parent == nil }
+        /// Folders inside it are looked at: the root (queues) and queues (nested too deep).
+        var hasSubfolders: Bool { problem == nil }
         var mode: WatchMode
         var wd: Int32?
         /// Wanted inotify but polls because inotify failed; retried at each safety rescan.
@@ -51,10 +63,15 @@ final class WatchEngine {
         var failing = false
         var emitted: [String: Emitted] = [:]
         var settling: [String: Settling] = [:]
+        /// Manifest-like names that are not UTF-8 (as shown, U+FFFD for bad bytes): left
+        /// where they are, and listed as problems until a complete scan no longer finds them.
+        var badNames: Set<String> = []
 
-        init(path: String, queue: String?, mode: WatchMode, nextPoll: Instant) {
+        init(path: String, queue: String?, parent: String?, problem: String?, mode: WatchMode, nextPoll: Instant) {
             self.path = path
             self.queue = queue
+            self.parent = parent
+            self.problem = problem
             self.mode = mode
             self.nextPoll = nextPoll
         }
@@ -95,6 +112,8 @@ final class WatchEngine {
     private var rootScanPending = false
     private var loggedNotQueues: Set<String> = []
     private var loggedBadNames: Set<[UInt8]> = []
+    /// A folder is being listed: problems are published once the listing ends.
+    private var scanning = false
 
     init(config: EngineConfig, registry: any WatchRegistry) {
         self.config = config
@@ -132,7 +151,7 @@ final class WatchEngine {
     /// `settle` (or at once if it is not a regular file).
     func reemit(_ path: String) {
         let (folderPath, name) = Sys.split(Sys.absolutePath(path))
-        guard let folder = folders[folderPath], DropNames.isCandidate(name) else { return }
+        guard let folder = folders[folderPath], DropNames.isPlausible(name) else { return }
         folder.emitted[name] = nil
         guard folder.settling[name] == nil else { return }
         guard case .success(let (identity, _)) = Sys.lstatEntry(Sys.join(folder.path, name)) else { return }
@@ -225,7 +244,7 @@ final class WatchEngine {
 
     func handle(_ event: InotifyEvent, folder path: String) {
         guard let folder = folders[path] else { return }
-        let isRoot = folder.queue == nil
+        let isRoot = folder.isRoot
 
         if event.has(InotifyMask.ignored) {
             // The kernel dropped the watch (directory deleted, moved away, unmounted).
@@ -252,13 +271,13 @@ final class WatchEngine {
 
         if event.has(InotifyMask.isDir) {
             if event.has(InotifyMask.create | InotifyMask.movedTo) {
-                if DropNames.isCandidate(name) {
+                if DropNames.isPlausible(name) {
                     emit(folder, name, cause: .event, identity: nil)
-                } else if isRoot {
-                    considerQueue(name)
+                } else if folder.hasSubfolders {
+                    considerSubfolder(name, in: folder)
                 }
             } else if event.has(InotifyMask.delete | InotifyMask.movedFrom) {
-                if isRoot, let q = folders[Sys.join(root, name)] {
+                if let q = folders[Sys.join(folder.path, name)] {
                     removeFolder(q, reason: "removed from the inbox")
                 }
                 forget(folder, name)
@@ -270,7 +289,7 @@ final class WatchEngine {
             forget(folder, name)
             return
         }
-        guard DropNames.isCandidate(name) else { return }
+        guard DropNames.isPlausible(name) else { return }
         let path = Sys.join(folder.path, name)
         if event.has(InotifyMask.closeWrite | InotifyMask.movedTo) {
             emit(folder, name, cause: .event, identity: nil)
@@ -297,7 +316,7 @@ final class WatchEngine {
         case .success(true):
             rootPresent = true
             rootMissingLogged = false
-            addFolder(path: root, queue: nil)
+            addFolder(path: root, queue: nil, parent: nil, problem: nil)
         case .success(false), .failure:
             rootPresent = false
             nextRootRetry = clock.now + settings.pollInterval
@@ -320,30 +339,64 @@ final class WatchEngine {
         publishModes()
     }
 
-    private func considerQueue(_ name: String) {
-        let path = Sys.join(root, name)
-        guard folders[path] == nil else { return }
-        guard Names.isValid(name) else {
+    /// A folder in the root (a queue, or a folder that is not one) or in a queue (nested too deep).
+    private func considerSubfolder(_ name: String, in parent: Folder) {
+        let path = Sys.join(parent.path, name)
+        guard folders[path] == nil, parent.hasSubfolders, !name.hasPrefix(".") else { return }
+        guard case .success(true) = Sys.isDirectory(path, followSymlinks: false) else { return }
+        if parent.isRoot && Names.isValid(name) {
+            addFolder(path: path, queue: name, parent: parent.path, problem: nil)
+            return
+        }
+        let problem: String
+        if parent.isRoot {
+            problem = Self.notAQueue(name, inbox: Sys.split(root).1)
             if loggedNotQueues.count < 1000, loggedNotQueues.insert(name).inserted {
                 logger.info("inbox.not-a-queue", metadata: ["inbox.path": "\(path)"])
             }
-            return
+        } else {
+            problem = Self.nested(name, queue: parent.queue ?? Sys.split(parent.path).1, inbox: Sys.split(root).1)
+            logger.info("inbox.nested", metadata: ["inbox.path": "\(path)"])
         }
-        guard case .success(true) = Sys.isDirectory(path, followSymlinks: false) else { return }
-        addFolder(path: path, queue: name)
+        addFolder(path: path, queue: nil, parent: parent.path, problem: problem)
     }
 
-    private func addFolder(path: String, queue: String?) {
+    /// `inbox/My Queue/ is not a queue: …` — the reason a manifest dropped there is rejected.
+    static func notAQueue(_ name: String, inbox: String) -> String {
+        "\(inbox)/\(name)/ is not a queue (queue names must match \(Names.idRule)): "
+            + "put the manifest in \(inbox)/ or in a queue folder, or rename the folder, e.g. to \(inbox)/\(queueName(like: name))/"
+    }
+
+    /// `inbox/seqA/sub/ is nested too deep: …`
+    static func nested(_ name: String, queue: String, inbox: String) -> String {
+        "\(inbox)/\(queue)/\(name)/ is nested too deep: manifests are taken only from \(inbox)/ and \(inbox)/<queue>/; "
+            + "move the manifest to \(inbox)/\(queue)/"
+    }
+
+    static let notUTF8 = "the file name is not UTF-8 (it was written in another encoding), so the daemon cannot take it: rename it with letters, digits, '.', '_' and '-' only"
+
+    /// A valid queue name close to `name`: `My Queue` → `My_Queue`.
+    static func queueName(like name: String) -> String {
+        var out = ""
+        for ch in name.unicodeScalars.prefix(128) {
+            let ok = ch.isASCII && (ch.properties.isAlphabetic || ("0"..."9").contains(ch) || ch == "." || ch == "_" || ch == "-")
+            out.unicodeScalars.append(ok ? ch : "_")
+        }
+        if !Names.isValid(out) { out = String(("q" + out).prefix(128)) }
+        return Names.isValid(out) ? out : "queue1"
+    }
+
+    private func addFolder(path: String, queue: String?, parent: String?, problem: String?) {
         var mode = chooseMode(path)
         var fallback = false
         var wd: Int32?
         if mode == .inotify {
-            switch registry.addWatch(engine: config.id, folder: path, followSymlinks: queue == nil) {
+            switch registry.addWatch(engine: config.id, folder: path, followSymlinks: parent == nil) {
             case .success(let w):
                 wd = w
             case .failure(let failure):
                 if let e = failure.errno, e.code == ENOENT || e.code == ENOTDIR {
-                    if queue == nil { lostRoot(reason: "\(e)") }
+                    if parent == nil { lostRoot(reason: "\(e)") }
                     return
                 }
                 logger.warning("inbox.fallback", metadata: [
@@ -353,7 +406,8 @@ final class WatchEngine {
                 fallback = true
             }
         }
-        let folder = Folder(path: path, queue: queue, mode: mode, nextPoll: clock.now + settings.pollInterval)
+        let folder = Folder(path: path, queue: queue, parent: parent, problem: problem, mode: mode,
+                            nextPoll: clock.now + settings.pollInterval)
         folder.wd = wd
         folder.fallback = fallback
         folders[path] = folder
@@ -378,6 +432,7 @@ final class WatchEngine {
 
     private func removeFolder(_ folder: Folder, reason: String) {
         guard folders[folder.path] === folder else { return }
+        for child in Array(folders.values) where child.parent == folder.path { removeFolder(child, reason: reason) }
         unwatch(folder)
         folders[folder.path] = nil
         logger.info("inbox.unwatch", metadata: ["inbox.path": "\(folder.path)", "reason": "\(reason)"])
@@ -391,9 +446,17 @@ final class WatchEngine {
         }
     }
 
+    /// The inbox folders' modes, and the folders' problems, for the heartbeat.
     private func publishModes() {
-        let modes = folders.mapValues(\.mode)
+        let modes = folders.filter { $0.value.problem == nil }.mapValues(\.mode)
         config.shared.modes.withLock { $0 = modes }
+        var problems = folders.compactMapValues(\.problem)
+        for folder in folders.values {
+            for name in folder.badNames {
+                problems[Sys.join(folder.path, name)] = Self.notUTF8
+            }
+        }
+        config.shared.problems.withLock { $0 = problems }
     }
 
     // MARK: - Scans
@@ -406,7 +469,7 @@ final class WatchEngine {
             return
         }
         for folder in folders.values where folder.fallback && settings.mode != .poll {
-            if case .success(let wd) = registry.addWatch(engine: config.id, folder: folder.path, followSymlinks: folder.queue == nil) {
+            if case .success(let wd) = registry.addWatch(engine: config.id, folder: folder.path, followSymlinks: folder.isRoot) {
                 folder.wd = wd
                 folder.mode = .inotify
                 folder.fallback = false
@@ -432,36 +495,40 @@ final class WatchEngine {
         scanSerial += 1
         let serial = scanSerial
         folder.lastScan = serial
-        let isRoot = folder.queue == nil
+        let isRoot = folder.isRoot
+        let hasSubfolders = folder.hasSubfolders
         if folder.mode == .poll { folder.nextPoll = clock.now + settings.pollInterval }
 
-        var seenQueues = Set<String>()
-        var newQueues: [String] = []
+        var seenFolders = Set<String>()
+        var newFolders: [String] = []
+        let badBefore = folder.badNames
+        folder.badNames = []
+        scanning = true
         let error = Sys.readDirectory(folder.path, followSymlinks: isRoot) { dirFD, rawName, type in
             if rawName.count <= 2 && rawName.allSatisfy({ $0 == UInt8(ascii: ".") }) { return }
-            if isRoot && (type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN)) {
-                if let name = String(validating: rawName, as: UTF8.self), !DropNames.isCandidate(name) {
+            if hasSubfolders && (type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN)) {
+                if let name = String(validating: rawName, as: UTF8.self), !DropNames.isPlausible(name) {
                     if type == UInt8(DT_UNKNOWN) {
                         guard let st = Sys.lstatAt(dirFD, rawName),
                               UInt32(st.st_mode) & UInt32(S_IFMT) == UInt32(S_IFDIR) else { return }
                     }
-                    if Names.isValid(name) {
-                        seenQueues.insert(name)
-                        if folders[Sys.join(root, name)] == nil { newQueues.append(name) }
-                    } else if loggedNotQueues.count < 1000, loggedNotQueues.insert(name).inserted {
-                        logger.info("inbox.not-a-queue", metadata: ["inbox.path": "\(Sys.join(root, name))"])
+                    if !name.hasPrefix(".") {
+                        seenFolders.insert(name)
+                        if folders[Sys.join(folder.path, name)] == nil { newFolders.append(name) }
                     }
                     return
                 }
             }
             // Cheap test on bytes first: most names in a busy folder are not manifests.
             guard looksLikeCandidate(rawName) else { return }
-            guard let name = decodeName(Array(rawName), in: folder), DropNames.isCandidate(name) else { return }
+            guard let name = decodeName(Array(rawName), in: folder), DropNames.isPlausible(name) else { return }
             guard let st = Sys.lstatAt(dirFD, rawName) else { return }
             observe(folder, name, FileIdentity(st), serial: serial)
         }
 
+        scanning = false
         if let error {
+            folder.badNames.formUnion(badBefore)   // an incomplete listing forgets nothing
             if error.code == ENOENT || error.code == ENOTDIR {
                 if isRoot { lostRoot(reason: "\(error)") } else { removeFolder(folder, reason: "\(error)") }
             } else if !folder.failing {
@@ -476,11 +543,12 @@ final class WatchEngine {
         }
         // A complete listing: forget what is gone.
         folder.emitted = folder.emitted.filter { $0.value.seen == serial }
-        if isRoot {
-            for q in Array(folders.values) where q.queue != nil && !seenQueues.contains(q.queue!) {
+        if folder.badNames != badBefore { publishModes() }
+        if hasSubfolders {
+            for q in Array(folders.values) where q.parent == folder.path && !seenFolders.contains(Sys.split(q.path).1) {
                 removeFolder(q, reason: "no longer in the inbox")
             }
-            for name in newQueues { considerQueue(name) }
+            for name in newFolders { considerSubfolder(name, in: folder) }
         }
     }
 
@@ -574,7 +642,7 @@ final class WatchEngine {
             folder.emitted[name] = nil
         }
         if batchPaths.insert(path).inserted {
-            batch.append(DropCandidate(folder: folder.path, queue: folder.queue, name: name, cause: cause))
+            batch.append(DropCandidate(folder: folder.path, queue: folder.queue, name: name, cause: cause, misplaced: folder.problem))
             if batch.count >= settings.maxBatch { flush() }
         }
     }
@@ -586,12 +654,13 @@ final class WatchEngine {
 
     // MARK: - Names
 
-    /// Ends in `.yaml`/`.yml` and does not start with `.` — the byte test before decoding.
+    /// Ends in `.yaml`, `.yml` or `.txt` in any case and does not start with `.` — the byte
+    /// test before decoding (DropNames decides).
     private func looksLikeCandidate(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let first = name.first, first != UInt8(ascii: ".") else { return false }
-        let yaml: [UInt8] = Array(".yaml".utf8), yml: [UInt8] = Array(".yml".utf8)
-        return (name.count > yaml.count && name.suffix(yaml.count).elementsEqual(yaml))
-            || (name.count > yml.count && name.suffix(yml.count).elementsEqual(yml))
+        guard let first = name.first, first != UInt8(ascii: "."), name.count > 4 else { return false }
+        let tail = name.suffix(5).map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+        return tail.elementsEqual(".yaml".utf8) || tail.dropFirst().elementsEqual(".yml".utf8)
+            || tail.dropFirst().elementsEqual(".txt".utf8)
     }
 
     /// The name as a String, or nil (logged once) when it is not UTF-8: such a name cannot
@@ -599,9 +668,11 @@ final class WatchEngine {
     private func decodeName(_ bytes: [UInt8], in folder: Folder) -> String? {
         if let s = String(validating: bytes, as: UTF8.self) { return s }
         let lossy = String(decoding: bytes, as: UTF8.self)
-        if DropNames.isCandidate(lossy), loggedBadNames.count < 1000, loggedBadNames.insert(bytes).inserted {
+        guard DropNames.isPlausible(lossy) else { return nil }
+        if loggedBadNames.count < 1000, loggedBadNames.insert(bytes).inserted {
             logger.warning("inbox.name-not-utf8", metadata: ["inbox.path": "\(folder.path)", "name": "\(lossy)"])
         }
+        if folder.badNames.count < 1000, folder.badNames.insert(lossy).inserted, !scanning { publishModes() }
         return nil
     }
 
