@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
         // Shims for Linux calls Swift's Glibc module hides (renameat2, syncfs).
         .target(name: "CHopperSys"),
+        // The build stamp (commit and date) that `hopper --version` prints; scripts/package sets it.
+        .target(name: "CHopperBuild"),
 
         // The core: manifest model, spool layout, status. Knows nothing of inotify, processes or SQLite.
         .target(name: "HopperCore", dependencies: ["CYAML", "CHopperSys"], swiftSettings: strict),
@@ -61,7 +63,7 @@ let package = Package(
         ], swiftSettings: strict),
         // The one executable: `hopper submit|validate|status|ls|wait|logs|results|cancel|retry|rerun|clean|daemon`.
         .executableTarget(name: "hopper", dependencies: [
-            "HopperCore", "HopperStore", "HopperDaemon", "hopper-supervise",
+            "HopperCore", "HopperStore", "HopperDaemon", "hopper-supervise", "CHopperBuild",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -14,7 +14,7 @@ struct Hopper: AsyncParsableCommand {
             Drop a YAML manifest into <spool>/inbox/ (or use `hopper submit`); the daemon validates it, \
             and its status, logs and results appear in <spool>/outbox/<id>/.
             """,
-        version: HopperVersion.current,
+        version: BuildInfo.versionLine,
         subcommands: [Submit.self, Validate.self, Status.self, Wait.self, List.self, Logs.self, Results.self,
                       Cancel.self, Retry.self, Rerun.self, Clean.self, Daemon.self, System.self])
 

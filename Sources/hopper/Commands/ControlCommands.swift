@@ -23,7 +23,7 @@ extension Hopper {
             abstract: "Cancel a job: a pending job never starts, a running step is killed.")
 
         @OptionGroup var spoolOptions: SpoolOptions
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id"), completion: Completions.jobIDs) var id: String
         @OptionGroup var request: RequestOptions
 
         func validate() throws { try RequestOptions.check(id: id) }
@@ -38,7 +38,7 @@ extension Hopper {
             abstract: "Run a failed or cancelled job again from its first unfinished step.")
 
         @OptionGroup var spoolOptions: SpoolOptions
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id"), completion: Completions.jobIDs) var id: String
         @OptionGroup var request: RequestOptions
 
         func validate() throws { try RequestOptions.check(id: id) }
@@ -53,9 +53,10 @@ extension Hopper {
             abstract: "Run steps of a finished job again, as new attempts (default: every step).")
 
         @OptionGroup var spoolOptions: SpoolOptions
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id"), completion: Completions.jobIDs) var id: String
 
-        @Option(name: .customLong("step"), help: ArgumentHelp("A step to run again (repeat for more; default: all).", valueName: "name"))
+        @Option(name: .customLong("step"), help: ArgumentHelp("A step to run again (repeat for more; default: all).", valueName: "name"),
+                completion: Completions.steps)
         var steps: [String] = []
 
         @OptionGroup var request: RequestOptions
@@ -79,7 +80,7 @@ extension Hopper {
             abstract: "Delete a finished job's workspace; the outbox stays.")
 
         @OptionGroup var spoolOptions: SpoolOptions
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id"), completion: Completions.jobIDs) var id: String
         @OptionGroup var request: RequestOptions
 
         func validate() throws { try RequestOptions.check(id: id) }

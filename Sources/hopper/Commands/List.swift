@@ -14,7 +14,7 @@ extension Hopper {
         @OptionGroup var spoolOptions: SpoolOptions
 
         @Option(help: ArgumentHelp("Only jobs in this state (\(JobState.allCases.map(\.rawValue).joined(separator: ", "))).", valueName: "state"),
-                transform: JobState.parseArgument)
+                completion: Completions.states, transform: JobState.parseArgument)
         var state: JobState?
 
         @Option(help: ArgumentHelp("Only jobs of this owner.", valueName: "user"))

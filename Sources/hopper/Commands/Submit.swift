@@ -12,13 +12,13 @@ extension Hopper {
 
         @OptionGroup var spoolOptions: SpoolOptions
 
-        @Argument(help: ArgumentHelp("The manifest (YAML).", valueName: "file"))
+        @Argument(help: ArgumentHelp("The manifest (YAML).", valueName: "file"), completion: Completions.manifests)
         var file: String
 
         @Option(help: ArgumentHelp("The job id (default: the file name without .yaml).", valueName: "id"))
         var id: String?
 
-        @Option(help: ArgumentHelp("Drop into inbox/<queue>/ instead of the inbox root.", valueName: "queue"))
+        @Option(help: ArgumentHelp("Drop into inbox/<queue>/ instead of the inbox root.", valueName: "queue"), completion: Completions.queues)
         var queue: String?
 
         func validate() throws {
