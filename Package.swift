@@ -5,6 +5,13 @@ let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
 ]
 
+/// C defines for CHopperBuild from the environment (only that target is rebuilt when they change).
+let buildStamp: [CSetting] = ["HOPPER_BUILD_COMMIT", "HOPPER_BUILD_DATE"].compactMap { name in
+    guard let value = Context.environment[name], !value.isEmpty,
+          value.allSatisfy({ $0.isLetter || $0.isNumber || "-:+.TZ".contains($0) }) else { return nil }
+    return .define(name, to: "\"" + value + "\"")
+}
+
 let package = Package(
     name: "hopper",
     // Linux only: inotify, statfs magic numbers, renameat2, syncfs, /proc, posix_spawn with
@@ -29,8 +36,9 @@ let package = Package(
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
         // Shims for Linux calls Swift's Glibc module hides (renameat2, syncfs).
         .target(name: "CHopperSys"),
-        // The build stamp (commit and date) that `hopper --version` prints; scripts/package sets it.
-        .target(name: "CHopperBuild"),
+        // The build stamp (commit and date) that `hopper --version` prints: scripts/package sets
+        // HOPPER_BUILD_COMMIT and HOPPER_BUILD_DATE; any other build is unstamped and says so.
+        .target(name: "CHopperBuild", cSettings: buildStamp),
 
         // The core: manifest model, spool layout, status. Knows nothing of inotify, processes or SQLite.
         .target(name: "HopperCore", dependencies: ["CYAML", "CHopperSys"], swiftSettings: strict),

@@ -1,9 +1,9 @@
-// The build stamp. Why a C file: the commit must reach the binary without a generated source in
-// the tree (a plain `swift build` of a clean clone has to work and stay honest) and without
-// SwiftPM plugins (their sandbox has no git). A C macro is the one value SwiftPM lets a build
-// pass in from outside: scripts/package builds with
-//   swift build -c release -Xcc -DHOPPER_BUILD_COMMIT=\"<commit>\" -Xcc -DHOPPER_BUILD_DATE=\"<date>\"
-// and every other build gets the empty strings below ("unknown commit" in `hopper --version`).
+// The build stamp. Why a C macro: the commit must reach the binary without a generated source in
+// the tree (a plain `swift build` of a clean clone has to work and stay honest) and without a
+// SwiftPM plugin (its sandbox has no git). Package.swift turns the environment variables
+// HOPPER_BUILD_COMMIT and HOPPER_BUILD_DATE into -D defines for this target alone, so a new
+// stamp recompiles this file and relinks, nothing more. scripts/package sets them from git;
+// every other build gets the empty strings below ("unknown commit" in `hopper --version`).
 #include "hopper_build.h"
 
 #ifndef HOPPER_BUILD_COMMIT

@@ -1,6 +1,6 @@
 // What a build of hopper knows of where it came from. scripts/package stamps a release build
-// by defining HOPPER_BUILD_COMMIT and HOPPER_BUILD_DATE (-Xcc -D…, see build_info.c); a plain
-// `swift build` defines neither and says so.
+// (HOPPER_BUILD_COMMIT and HOPPER_BUILD_DATE in the environment, see build_info.c); a plain
+// `swift build` has neither and says so.
 #ifndef HOPPER_BUILD_H
 #define HOPPER_BUILD_H
 
