@@ -2,6 +2,7 @@
 // relative, resolves to a file of the repository (a clone has nothing beside it, so no
 // `../shared/…`), and a `#fragment` names a heading of the page it points to.
 import Foundation
+import HopperCore
 import Testing
 
 @Suite struct DocLinkTests {
@@ -120,5 +121,14 @@ import Testing
         #expect(opening.contains("```sh\nscripts/quickstart") && opening.contains("\nscripts/test "), "\(opening)")
         let lines = readme.split(separator: "\n", omittingEmptySubsequences: false).count
         #expect(lines < 350, "README.md has \(lines) lines; the reference belongs in docs/")
+    }
+}
+
+@Suite struct DocContentTests {
+    @Test func theStatusPageNamesEveryJobState() throws {
+        let page = try String(contentsOf: DocLinkTests.repo.appendingPathComponent("docs/status.md"), encoding: .utf8)
+        for state in JobState.allCases {
+            #expect(page.contains("`\(state.rawValue)`") || page.contains(" \(state.rawValue) "), "docs/status.md does not name the state \(state.rawValue)")
+        }
     }
 }
