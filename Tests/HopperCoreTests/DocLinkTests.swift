@@ -19,21 +19,22 @@ import Testing
         return [repo.appendingPathComponent("README.md")] + names.map { docs.appendingPathComponent($0) }
     }
 
-    /// Lines outside fenced code blocks, with inline code removed, numbered from 1.
+    /// Lines outside fenced code blocks, numbered from 1.
     static func prose(_ text: String) -> [(Int, String)] {
         var out: [(Int, String)] = []
         var fenced = false
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.hasPrefix("```") { fenced.toggle(); continue }
             if fenced { continue }
-            out.append((index + 1, String(line).replacing(/`[^`]*`/, with: "")))
+            out.append((index + 1, String(line)))
         }
         return out
     }
 
-    /// Targets of `[label](target)` links.
+    /// Targets of `[label](target)` links, not counting those inside inline code.
     static func links(in line: String) -> [String] {
-        line.matches(of: /\]\(([^)\s]*)\)/).map { String($0.output.1) }
+        let withoutCode = line.replacing(/`[^`]*`/, with: "")
+        return withoutCode.matches(of: /\]\(([^)\s]*)\)/).map { String($0.output.1) }
     }
 
     /// GitHub's anchor for a heading: lower case, punctuation other than `-` and `_` dropped, spaces to `-`.
@@ -74,9 +75,9 @@ import Testing
                 guard FileManager.default.fileExists(atPath: file.path) else {
                     problems.append("\(at): no such file"); continue
                 }
-                if !fragment.isEmpty && file.pathExtension == "md" && !(try anchors(of: file)).contains(fragment) {
-                    problems.append("\(at): no heading with that anchor")
-                }
+                guard !fragment.isEmpty, file.pathExtension == "md" else { continue }
+                let headings = try anchors(of: file)
+                if !headings.contains(fragment) { problems.append("\(at): no heading with that anchor") }
             }
         }
         return problems

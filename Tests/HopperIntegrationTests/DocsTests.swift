@@ -9,8 +9,10 @@ extension Integration {
         static func subcommands() throws -> [String] {
             let help = try runProgram(Paths.hopper, ["--help"]).stdout
             guard let section = help.components(separatedBy: "SUBCOMMANDS:\n").last else { return [] }
-            return section.split(separator: "\n").compactMap { line in
-                guard line.hasPrefix("  "), let word = line.split(separator: " ").first else { return nil }
+            // `  name   abstract`, continuation lines indented further; the list ends at a blank line.
+            let list = section.components(separatedBy: "\n\n").first ?? ""
+            return list.split(separator: "\n").compactMap { line in
+                guard line.hasPrefix("  "), !line.hasPrefix("   "), let word = line.split(separator: " ").first else { return nil }
                 return String(word)
             }
         }

@@ -4,6 +4,9 @@
 import Foundation
 import HopperCore
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension Integration {
     @Suite struct ShellCompletion {
@@ -74,10 +77,22 @@ extension Integration {
             let socket = "hopper-test-\(UUID().uuidString.prefix(8))"
             let bin = URL(fileURLWithPath: Paths.hopper).deletingLastPathComponent().path
             let env = "PATH=\(bin):/usr/bin:/bin XDG_CONFIG_HOME=\(base)/config HOME=\(base) TERM=xterm"
-            let start = try runProgram(tmux, ["-L", socket, "new-session", "-d", "-s", "t", "-x", "160", "-y", "30",
-                                               "env \(env) \(shell) \(flags)"])
+            // The tmux server outlives the command that starts it: it must not keep any descriptor
+            // of this process open (Foundation's Process waits for those to close), so the
+            // command runs with every descriptor above stderr closed.
+            let closeAndRun = "for fd in /proc/$$/fd/*; do n=${fd##*/}; [ \"$n\" -gt 2 ] && eval \"exec $n>&-\" 2>/dev/null; done; exec \"$@\""
+            let start = try runProgram("/bin/bash", ["-c", closeAndRun, "bash", tmux, "-L", socket, "new-session", "-d", "-s", "t",
+                                                      "-x", "160", "-y", "30", "env \(env) \(shell) \(flags)"])
             try #require(start.code == 0, "\(start.stderr)")
-            defer { _ = try? runProgram(tmux, ["-L", socket, "kill-server"]) }
+            // The server inherits this process's blocked signals, so `kill-server` cannot end it:
+            // SIGKILL the server and the shell by pid, and remove the socket.
+            let info = try runProgram(tmux, ["-L", socket, "display-message", "-p", "-t", "t", "#{pid} #{pane_pid} #{socket_path}"])
+            let fields = info.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
+            defer {
+                for pid in fields.prefix(2).compactMap({ Int32($0) }) where pid > 1 { kill(pid, SIGKILL) }
+                if fields.count == 3 { unlink(fields[2]) }
+            }
+            try #require(fields.count == 3, "tmux display-message: \(info.stdout)\(info.stderr)")
             func screen() -> String { (try? runProgram(tmux, ["-L", socket, "capture-pane", "-p", "-t", "t"]).stdout) ?? "" }
             func send(_ keys: String...) throws { _ = try runProgram(tmux, ["-L", socket, "send-keys", "-t", "t"] + keys) }
             _ = eventually(timeout: 10) { !screen().trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
