@@ -13,6 +13,9 @@ struct Hopper: AsyncParsableCommand {
         discussion: """
             Drop a YAML manifest into <spool>/inbox/ (or use `hopper submit`); the daemon validates it, \
             and its status, logs and results appear in <spool>/outbox/<id>/.
+
+            The manifest format: man hopper-manifest. The config file: man hopper.yaml. \
+            Everything else: docs/ in the repository, /usr/share/doc/hopper/ when installed.
             """,
         version: BuildInfo.versionLine,
         subcommands: [Submit.self, Validate.self, Status.self, Wait.self, List.self, Logs.self, Results.self,
