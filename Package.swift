@@ -68,6 +68,7 @@ let package = Package(
             "HopperCore", "HopperWatch", "HopperStore", "HopperExec", "CHopperSys",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         // The one executable: `hopper submit|validate|status|ls|wait|logs|results|cancel|retry|rerun|clean|daemon`.
         .executableTarget(name: "hopper", dependencies: [
@@ -85,17 +86,26 @@ let package = Package(
         // -sanitize=fuzzer,address); the plain build is a replayer: `hopper-fuzz FILE…`.
         .executableTarget(name: "hopper-fuzz", dependencies: ["HopperCore"], swiftSettings: strict),
 
+        // What the tests share: waiting for a condition, temporary folders, and a fake step
+        // executor (no processes) for unit tests of the scheduler and the job runner.
+        .target(name: "HopperTestSupport", dependencies: ["HopperCore", "HopperExec"],
+                path: "Tests/HopperTestSupport", swiftSettings: strict),
         .testTarget(name: "HopperCoreTests", dependencies: ["HopperCore"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "HopperWatchTests", dependencies: [
-            "HopperWatch", "HopperCore", .product(name: "Logging", package: "swift-log"),
+            "HopperWatch", "HopperCore", "HopperTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
-        .testTarget(name: "HopperExecTests", dependencies: ["HopperExec", "HopperCore"], swiftSettings: strict),
+        .testTarget(name: "HopperExecTests", dependencies: ["HopperExec", "HopperCore", "HopperTestSupport"], swiftSettings: strict),
+        // The scheduler and the job runner driven with the fake executor: no processes, seconds.
+        .testTarget(name: "HopperDaemonTests", dependencies: [
+            "HopperDaemon", "HopperCore", "HopperStore", "HopperExec", "HopperWatch", "HopperTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         .testTarget(name: "HopperIntegrationTests", dependencies: [
             "HopperCore", "HopperStore", "HopperExec", "hopper", "hopper-supervise",
             // LocalExecutor driven in-process with the real supervisor (CancelTests).
             // Intake driven step by step (IntakeSwapTests): a swap between examination and commit.
-            "HopperDaemon", "HopperWatch", .product(name: "Logging", package: "swift-log"),
+            "HopperDaemon", "HopperWatch", "HopperTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
     ]
 )

@@ -94,7 +94,7 @@ public enum Daemon {
         let catalog = options.workflowDirectory.map { WorkflowCatalog(directory: $0) }
         var settings = IntakeSettings()
         settings.maxManifestSize = Int(config.maxManifestSize.bytes)
-        settings.defaultExecutor = config.executor.rawValue
+        settings.defaultExecutor = config.executor
         settings.allowUsers = Set(config.allowUsers)
         settings.maxSteps = config.maxSteps
         settings.denyUsers = Set(config.denyUsers)
@@ -102,7 +102,7 @@ public enum Daemon {
             settings.owners = OwnerPolicy(minUID: uid_t(config.minUID), mode: config.jobMode, group: jobGroup)
         }
         for q in config.queues {
-            if let e = q.executor { settings.queueExecutors[q.name] = e.rawValue }
+            if let e = q.executor { settings.queueExecutors[q.name] = e }
             if let w = q.workflow { settings.queueWorkflows[q.name] = w }
         }
         let report = try Recovery.run(layout: layout, store: store, catalog: catalog, settings: settings, logger: logger)
@@ -139,12 +139,14 @@ public enum Daemon {
         guard access(executor.supervisor, X_OK) == 0 else {
             throw DaemonError("the step supervisor \(executor.supervisor) is missing; install hopper-supervise beside hopper")
         }
-        sched.slurm = SlurmExecutor(config: config.slurm, queues: config.queues, spoolRoot: layout.root,
-                                    supervisor: executor.supervisor, logger: logger)
+        let slurm = SlurmExecutor(config: config.slurm, queues: config.queues, spoolRoot: layout.root,
+                                  supervisor: executor.supervisor, logger: logger)
         let metrics = Metrics()
-        let scheduler = Scheduler(layout: layout, store: store, executor: executor, settings: sched, catalog: catalog,
+        let executors = StepExecutors(local: executor, slurm: slurm)
+        let scheduler = Scheduler(layout: layout, store: store, executors: executors, settings: sched, catalog: catalog,
                                   metrics: metrics, logger: logger)
         await scheduler.load()
+        let notifications = NotificationService(queue: scheduler.notifications)
 
         let stats = IntakeStats()
         let reloadFlag = ReloadFlag()
@@ -169,13 +171,16 @@ public enum Daemon {
                 .init(service: retention, successTerminationBehavior: .ignore),
                 .init(service: LeaseService(lease: lease, interval: options.heartbeatInterval, logger: logger),
                       successTerminationBehavior: .ignore),
+                .init(service: WaitForService(scheduler: scheduler, interval: sched.waitPoll),
+                      successTerminationBehavior: .ignore),
+                .init(service: notifications, successTerminationBehavior: .ignore),
+                .init(service: ReloadService(flag: reloadFlag, check: options.checkReload, notifier: notifier, logger: logger),
+                      successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        let reload = ReloadSignal(group: group, flag: reloadFlag, check: options.checkReload, notifier: notifier, logger: logger)
         try await group.run()
-        let reloading = reload.requested
-        reload.cancel()
+        let reloading = reloadFlag.requested
         let commits = sched.commits.counts
         logger.info(reloading ? "daemon.reloading" : "daemon.stopped", metadata: [
             "status.durable_writes": "\(commits.files)", "status.commit_rounds": "\(commits.rounds)",

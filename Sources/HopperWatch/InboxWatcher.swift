@@ -121,6 +121,9 @@ public final class InboxWatcher: Sendable {
         let mailbox = BatchMailbox(maxBatch: self.settings.maxBatch)
         self.mailbox = mailbox
         let id = self.id
+        mailbox.whenRoom {
+            if shared.isRunning { WatchHub.shared.submit(.rescan(id)) }
+        }
         batches = AsyncStream(unfolding: { await mailbox.next() }, onCancel: {
             // The consumer went away: stop watching (no-op when stop() ran already).
             switch shared.markStopped() {

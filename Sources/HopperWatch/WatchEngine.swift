@@ -502,7 +502,18 @@ final class WatchEngine {
             emit(folder, name, cause: .scan, identity: identity)
             return
         }
-        if folder.settling[name] == nil { startSettling(folder, name, identity) }
+        if folder.settling[name] == nil && hasRoom() { startSettling(folder, name, identity) }
+    }
+
+    /// Whether one more file may be taken up (settled or emitted) without overfilling the
+    /// mailbox. When not, the file is left where it is, unrecorded, and the mailbox asks for
+    /// a rescan once the consumer has made room (BatchMailbox): the watcher's memory stays
+    /// bounded by the mailbox's capacity whatever the backlog in the inbox.
+    private func hasRoom() -> Bool {
+        let taken = batch.count + (settleQueue.count - settleHead)
+        if taken < config.mailbox.room { return true }
+        config.mailbox.refuse()
+        return false
     }
 
     // MARK: - Settling
@@ -541,8 +552,12 @@ final class WatchEngine {
     // MARK: - Emitting
 
     private func emit(_ folder: Folder, _ name: String, cause: DropCandidate.Cause, identity: FileIdentity?) {
-        let path = Sys.join(folder.path, name)
         folder.settling[name] = nil
+        guard hasRoom() else {
+            folder.emitted[name] = nil   // judged afresh at the rescan that room brings
+            return
+        }
+        let path = Sys.join(folder.path, name)
         var id = identity
         if id == nil {
             switch Sys.lstatEntry(path) {

@@ -82,7 +82,7 @@ enum ManifestFuzz {
             precondition(Names.isValid(name), "accepted an invalid workflow name")
         }
         let status = JobStatus.pending(id: "fuzz", manifest: manifest, owner: "fuzz", queue: "default",
-                                       executor: manifest.executor?.rawValue ?? "local", submittedAt: Timestamp.rfc3339())
+                                       executor: manifest.executor ?? .local, submittedAt: Timestamp.rfc3339())
         guard (try? JSON.pretty(status)) != nil else { preconditionFailure("status.json cannot be encoded") }
         // The store keeps the manifest as JSON (HopperDaemon's Plan): it must come back unchanged.
         let encoder = JSONEncoder()

@@ -8,7 +8,7 @@ import Testing
 
     func job(_ state: JobState = .pending, steps: [StepState] = [.pending, .pending, .pending]) -> JobStatus {
         var s = JobStatus(id: "J1", state: state, workflow: nil, owner: "alice", queue: "default", priority: 0,
-                          description: nil, submittedAt: t0, steps: [], executor: ExecutorInfo(kind: "local"))
+                          description: nil, submittedAt: t0, steps: [], executor: ExecutorInfo(kind: .local))
         s.steps = steps.enumerated().map { StepStatus(name: "s\($0.offset)", state: $0.element) }
         return s
     }

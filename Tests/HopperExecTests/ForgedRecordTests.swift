@@ -3,6 +3,7 @@
 // signal a process that does not run as the owner.
 import Foundation
 import HopperCore
+import HopperTestSupport
 @testable import HopperExec
 import Logging
 import Testing
@@ -54,11 +55,3 @@ func processes(named command: String) -> [Int32] {
     return found
 }
 
-func eventually(timeout: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(20_000)
-    }
-    return false
-}

@@ -4,6 +4,7 @@
 import Foundation
 import Glibc
 import HopperCore
+import HopperTestSupport
 @testable import HopperExec
 import Testing
 
@@ -73,13 +74,6 @@ final class ResultsTree {
     }
 }
 
-/// mkdtemp(3).
-func makeTemporaryDirectory(_ template: String) -> String? {
-    var bytes = Array(template.utf8CString)
-    return bytes.withUnsafeMutableBufferPointer { buffer in
-        mkdtemp(buffer.baseAddress!).map { String(cString: $0) }
-    }
-}
 
 /// Runs a program, returning its exit status and standard output.
 func run(_ program: String, _ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {

@@ -3,6 +3,7 @@
 // control request, a background thread moves the request file as the daemon does.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -281,7 +282,7 @@ private func writeJob(_ root: String, _ id: String, _ state: JobState, steps: [(
     var status = JobStatus(id: id, state: state, workflow: "demo", owner: "alice", queue: "default", priority: 0,
                            description: nil, submittedAt: "2026-11-21T10:00:00.000Z",
                            steps: steps.map { StepStatus(name: $0.0, state: $0.1, log: "logs/\($0.0).log") },
-                           executor: ExecutorInfo(kind: "local"))
+                           executor: ExecutorInfo(kind: .local))
     status.progress = progress
     status.error = error
     status.results = results

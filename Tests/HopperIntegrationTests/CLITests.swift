@@ -1,6 +1,7 @@
 // The command line, as a user runs it: whole outputs and exit codes.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

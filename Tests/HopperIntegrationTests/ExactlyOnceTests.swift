@@ -1,6 +1,7 @@
 // Exactly once under load and under SIGKILL: every dropped file ends in exactly one place.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import HopperStore
 import Testing
 #if canImport(Glibc)

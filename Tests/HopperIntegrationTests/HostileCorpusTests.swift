@@ -5,6 +5,7 @@
 // daemon takes it is never followed.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@
 // manifest still flows.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

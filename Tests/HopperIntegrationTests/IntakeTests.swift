@@ -1,6 +1,7 @@
 // The real daemon on a temporary spool: accepting, rejecting, queues, polling, restarts.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

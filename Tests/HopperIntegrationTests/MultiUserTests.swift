@@ -3,6 +3,7 @@
 // records naming other processes — gets root's rights.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

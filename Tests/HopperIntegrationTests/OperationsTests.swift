@@ -2,6 +2,7 @@
 // stand-in sendmail and a notify command, retention, and the disk guard on a small tmpfs.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

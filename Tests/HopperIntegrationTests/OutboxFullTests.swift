@@ -5,6 +5,7 @@
 // intake goes on by itself.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -11,6 +11,7 @@
 // HOPPER_CRASH_CUTS sets the number of cuts (default 20; scripts/crashtest runs more).
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@
 import Foundation
 import HopperCore
 import HopperStore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

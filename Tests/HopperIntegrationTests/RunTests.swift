@@ -2,6 +2,7 @@
 // restarts, fairness.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

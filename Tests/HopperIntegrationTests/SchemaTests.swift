@@ -4,6 +4,7 @@
 // venv carries).
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 
 extension Integration {

@@ -4,6 +4,7 @@
 // across hosts, each with its own `state:`.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

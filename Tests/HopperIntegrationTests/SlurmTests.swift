@@ -6,6 +6,7 @@
 // takes MinJobAge = 5 minutes), a wrapper script on the daemon's PATH fakes only that.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -160,7 +161,7 @@ extension Integration {
                 """)
             let s = try spool.waitFor("sl3", timeout: 180)
             #expect(s.state == .completed, "\(s.error?.message ?? "")\n\(spool.logText())")
-            #expect(s.executor.kind == "slurm")
+            #expect(s.executor.kind == .slurm)
             let events = spool.events("sl3")
             let submitted = events.filter { $0.event == "slurm_submitted" }
             #expect(submitted.map(\.step) == ["one", "two", "three"])
@@ -195,10 +196,10 @@ extension Integration {
             try spool.drop("slq.yaml", "steps: [{name: a, run: \"echo on $SLURM_JOB_PARTITION\"}]\n", queue: "hpc")
             try spool.drop("sll.yaml", "steps: [{name: a, run: \"echo local ${SLURM_JOB_ID:-none}\"}]\n")
             let q = try spool.waitFor("slq", timeout: 120)
-            #expect(q.state == .completed && q.executor.kind == "slurm" && q.executor.id != nil, "\(q.error?.message ?? "")")
+            #expect(q.state == .completed && q.executor.kind == .slurm && q.executor.id != nil, "\(q.error?.message ?? "")")
             #expect(spool.log("slq", "a").contains("on debug"))
             let l = try spool.waitFor("sll", timeout: 60)
-            #expect(l.state == .completed && l.executor.kind == "local" && l.executor.id == nil)
+            #expect(l.state == .completed && l.executor.kind == .local && l.executor.id == nil)
             #expect(spool.log("sll", "a").contains("local none"))
         }
 

@@ -3,6 +3,7 @@
 // field workflows end to end with their results checked.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -6,6 +6,7 @@
 // with a reason.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

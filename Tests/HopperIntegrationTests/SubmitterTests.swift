@@ -3,6 +3,7 @@
 // files are given to `nobody` with chown, as if nobody had dropped them.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

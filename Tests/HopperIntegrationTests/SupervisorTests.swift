@@ -4,6 +4,7 @@
 // at its timeout. Cancelling through it: CancelTests.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

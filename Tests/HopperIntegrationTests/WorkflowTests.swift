@@ -2,6 +2,7 @@
 // checked by content and by checksum.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

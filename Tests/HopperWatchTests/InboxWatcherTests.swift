@@ -7,6 +7,7 @@
 
 import Glibc
 import HopperCore
+import HopperTestSupport
 @testable import HopperWatch
 import Synchronization
 import Testing
@@ -18,7 +19,7 @@ import Testing
         let h = Harness(settings: Self.fast)
         await h.start()
         dropFile(h.path("S001-qc.yaml"))
-        #expect(await eventually { h.collected.paths.contains(h.path("S001-qc.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("S001-qc.yaml")) })
         let c = h.collected.first(h.path("S001-qc.yaml"))
         #expect(c?.cause == .event)
         #expect(c?.name == "S001-qc.yaml")
@@ -39,11 +40,11 @@ import Testing
         #expect(fd >= 0)
         _ = write(fd, "id: S002\n", 9)
         dropFile(h.path("marker.yaml"))
-        #expect(await eventually { h.collected.paths.contains(h.path("marker.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("marker.yaml")) })
         #expect(!h.collected.paths.contains(h.path("S002.yaml")))
         _ = write(fd, "steps: []\n", 10)
         close(fd)
-        #expect(await eventually { h.collected.paths.contains(h.path("S002.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("S002.yaml")) })
         #expect(h.collected.first(h.path("S002.yaml"))?.cause == .event)
         await h.finish()
     }
@@ -53,7 +54,7 @@ import Testing
         await h.start()
         let fd = open(h.path("S003.yaml"), O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         _ = write(fd, "id: S003\n", 9)
-        #expect(await eventually { h.collected.paths.contains(h.path("S003.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("S003.yaml")) })
         #expect(h.collected.first(h.path("S003.yaml"))?.cause == .scan)
         close(fd)
         await h.finish()
@@ -66,10 +67,10 @@ import Testing
         for name in ignored { writeFile(h.path("q0/" + name)) }
         writeFile(h.path("q0/pre.yaml"))
         await h.start()
-        #expect(await eventually { h.collected.paths.contains(h.path("q0/pre.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("q0/pre.yaml")) })
         for name in ignored { writeFile(h.path(name)) }
         dropFile(h.path("marker.yaml"))
-        #expect(await eventually { h.collected.paths.contains(h.path("marker.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("marker.yaml")) })
         #expect(h.collected.paths == [h.path("q0/pre.yaml"), h.path("marker.yaml")])
         await h.finish()
     }
@@ -85,7 +86,7 @@ import Testing
         writeFile(h.dir + "/outside.yaml")
         #expect(link(h.dir + "/outside.yaml", h.path("hard.yaml")) == 0)
         let expected = Set(["pre-fifo.yaml", "fifo.yaml", "link.yaml", "dir.yaml", "hard.yaml"].map(h.path))
-        #expect(await eventually { h.collected.paths.isSuperset(of: expected) })
+        #expect(await waitUntil { h.collected.paths.isSuperset(of: expected) })
         #expect(h.collected.first(h.path("fifo.yaml"))?.cause == .event)
         #expect(h.collected.first(h.path("pre-fifo.yaml"))?.cause == .scan)
         // dir.yaml is a candidate, not a queue.
@@ -98,12 +99,12 @@ import Testing
         await h.start()
         makeDir(h.path("q1"))
         makeDir(h.path("-not-a-queue"))
-        #expect(await eventually { h.watcher.watchModes().map(\.folder).contains(h.path("q1")) })
+        #expect(await waitUntil { h.watcher.watchModes().map(\.folder).contains(h.path("q1")) })
         dropFile(h.path("q1/S010.yaml"))
         makeDir(h.path("q1/deeper"))
         writeFile(h.path("q1/deeper/S011.yaml"))
         makeDir(h.path("q1/S012.yaml"))
-        #expect(await eventually { h.collected.paths.isSuperset(of: [h.path("q1/S010.yaml"), h.path("q1/S012.yaml")]) })
+        #expect(await waitUntil { h.collected.paths.isSuperset(of: [h.path("q1/S010.yaml"), h.path("q1/S012.yaml")]) })
         let c = h.collected.first(h.path("q1/S010.yaml"))
         #expect(c?.queue == "q1")
         #expect(c?.folder == h.path("q1"))
@@ -113,7 +114,7 @@ import Testing
         makeDir(staged)
         writeFile(staged + "/S013.yaml")
         renameFile(staged, h.path("q2"))
-        #expect(await eventually { h.collected.paths.contains(h.path("q2/S013.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("q2/S013.yaml")) })
         #expect(h.collected.first(h.path("q2/S013.yaml"))?.queue == "q2")
         #expect(!h.collected.paths.contains(h.path("q1/deeper/S011.yaml")))
         #expect(h.watcher.watchModes().map(\.folder) == [h.inbox, h.path("q1"), h.path("q2")])
@@ -127,11 +128,11 @@ import Testing
         await h.start()
         #expect(h.watcher.watchModes().map(\.folder) == [h.inbox, h.path("q1")])
         #expect(rmdir(h.path("q1")) == 0)
-        #expect(await eventually { h.watcher.watchModes().map(\.folder) == [h.inbox] })
+        #expect(await waitUntil { h.watcher.watchModes().map(\.folder) == [h.inbox] })
         makeDir(h.path("q1"))
-        #expect(await eventually { h.watcher.watchModes().map(\.folder) == [h.inbox, h.path("q1")] })
+        #expect(await waitUntil { h.watcher.watchModes().map(\.folder) == [h.inbox, h.path("q1")] })
         dropFile(h.path("q1/S020.yaml"))
-        #expect(await eventually { h.collected.paths.contains(h.path("q1/S020.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("q1/S020.yaml")) })
         await h.finish()
     }
 
@@ -141,16 +142,16 @@ import Testing
         #expect(h.watcher.watchModes().isEmpty)
         #expect(h.logs.contains("inbox.missing"))
         makeDir(h.inbox)
-        #expect(await eventually { h.watcher.watchModes().map(\.folder) == [h.inbox] })
+        #expect(await waitUntil { h.watcher.watchModes().map(\.folder) == [h.inbox] })
         dropFile(h.path("S030.yaml"))
-        #expect(await eventually { h.collected.paths.contains(h.path("S030.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("S030.yaml")) })
         // Deleted and made again (a remount looks the same): watched again.
         removeTree(h.inbox)
-        #expect(await eventually { h.watcher.watchModes().isEmpty })
+        #expect(await waitUntil { h.watcher.watchModes().isEmpty })
         makeDir(h.inbox)
-        #expect(await eventually { h.watcher.watchModes().map(\.folder) == [h.inbox] })
+        #expect(await waitUntil { h.watcher.watchModes().map(\.folder) == [h.inbox] })
         dropFile(h.path("S031.yaml"))
-        #expect(await eventually { h.collected.paths.contains(h.path("S031.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("S031.yaml")) })
         await h.finish()
     }
 
@@ -162,13 +163,13 @@ import Testing
         #expect(h.watcher.watchModes().map(\.mode) == [.poll])
         #expect(h.logs.contains("inbox.fallback"))
         writeFile(h.path("S035.yaml"))
-        #expect(await eventually { h.collected.paths.contains(h.path("S035.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("S035.yaml")) })
         #expect(h.collected.first(h.path("S035.yaml"))?.cause == .scan)
         // inotify is tried again at the next rescan.
         h.watcher.rescanNow()
-        #expect(await eventually { h.watcher.watchModes().map(\.mode) == [.inotify] })
+        #expect(await waitUntil { h.watcher.watchModes().map(\.mode) == [.inotify] })
         dropFile(h.path("S036.yaml"))
-        #expect(await eventually { h.collected.first(h.path("S036.yaml"))?.cause == .event })
+        #expect(await waitUntil { h.collected.first(h.path("S036.yaml"))?.cause == .event })
         await h.finish()
     }
 
@@ -178,7 +179,7 @@ import Testing
         writeFile(h.path("S040.yaml"))
         writeFile(h.path("q1/S041.yml"))
         await h.start()
-        #expect(await eventually { h.collected.paths == [h.path("S040.yaml"), h.path("q1/S041.yml")] })
+        #expect(await waitUntil { h.collected.paths == [h.path("S040.yaml"), h.path("q1/S041.yml")] })
         #expect(h.collected.candidates.allSatisfy { $0.cause == .scan })
         #expect(h.collected.first(h.path("q1/S041.yml"))?.queue == "q1")
         await h.finish()
@@ -192,7 +193,7 @@ import Testing
         let began = clock.now
         await h.start()
         let setUp = clock.now - began
-        #expect(await eventually(.seconds(30)) { h.collected.paths.count == 20_000 })
+        #expect(await waitUntil(.seconds(30)) { h.collected.paths.count == 20_000 })
         print("20,000 files: start-up scan \(setUp), all emitted after \(clock.now - began) in \(h.collected.batchCount) batches")
         await h.finish()
     }
@@ -211,12 +212,12 @@ import Testing
         }
         #expect(!h.collected.paths.contains(h.path("grow.yaml")))
         close(fd)
-        #expect(await eventually { h.collected.paths.contains(h.path("stable.yaml")) })
-        #expect(await eventually { h.collected.paths.contains(h.path("grow.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("stable.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("grow.yaml")) })
         #expect(h.collected.candidates.allSatisfy { $0.cause == .scan })
         // Later poll rounds do not emit the unchanged files again.
         writeFile(h.path("marker.yaml"))
-        #expect(await eventually { h.collected.paths.contains(h.path("marker.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("marker.yaml")) })
         #expect(h.collected.count(of: h.path("stable.yaml")) == 1)
         #expect(h.collected.count(of: h.path("grow.yaml")) == 1)
         await h.finish()
@@ -233,7 +234,7 @@ import Testing
         #expect(modes.map(\.folder) == [h.inbox, h.path("local"), h.path("remote")])
         #expect(modes.map(\.mode) == [.inotify, .inotify, .poll])
         writeFile(h.path("remote/S050.yaml"))
-        #expect(await eventually { h.collected.paths.contains(h.path("remote/S050.yaml")) })
+        #expect(await waitUntil { h.collected.paths.contains(h.path("remote/S050.yaml")) })
         #expect(h.collected.first(h.path("remote/S050.yaml"))?.cause == .scan)
         #expect(h.collected.first(h.path("remote/S050.yaml"))?.queue == "remote")
         await h.finish()
@@ -243,11 +244,11 @@ import Testing
         let h = Harness(settings: Self.fast)
         await h.start()
         dropFile(h.path("S060.yaml"))
-        #expect(await eventually { h.collected.count(of: h.path("S060.yaml")) == 1 })
+        #expect(await waitUntil { h.collected.count(of: h.path("S060.yaml")) == 1 })
         h.watcher.rescanNow()
-        #expect(await eventually { h.collected.count(of: h.path("S060.yaml")) == 2 })
+        #expect(await waitUntil { h.collected.count(of: h.path("S060.yaml")) == 2 })
         h.watcher.reemit(h.path("S060.yaml"))
-        #expect(await eventually { h.collected.count(of: h.path("S060.yaml")) == 3 })
+        #expect(await waitUntil { h.collected.count(of: h.path("S060.yaml")) == 3 })
         await h.finish()
     }
 
@@ -259,7 +260,7 @@ import Testing
         makeDir(staged)
         for i in 0..<5_000 { writeFile(staged + "/J\(i).yaml", "") }
         for i in 0..<5_000 { renameFile(staged + "/J\(i).yaml", h.path("J\(i).yaml")) }
-        #expect(await eventually(.seconds(30)) { h.collected.paths.count == 5_000 })
+        #expect(await waitUntil(.seconds(30)) { h.collected.paths.count == 5_000 })
         #expect(h.collected.candidates.count == 5_000)
         #expect(h.collected.candidates.allSatisfy { $0.cause == .event })
         #expect(h.collected.batchCount < 1_000)
@@ -286,12 +287,12 @@ import Testing
         let h = Harness(settings: Self.fast)
         await h.start()
         InboxWatcher.setWatchThreadPausedForTesting(true)
-        #expect(await eventually { InboxWatcher.isWatchThreadPaused })
+        #expect(await waitUntil { InboxWatcher.isWatchThreadPaused })
         // Each file written in place queues IN_CREATE and IN_CLOSE_WRITE.
         let n = maxQueued / 2 + 1_000
         for i in 0..<n { writeFile(h.path("O\(i).yaml"), "") }
         InboxWatcher.setWatchThreadPausedForTesting(false)
-        #expect(await eventually(.seconds(60)) { h.collected.paths.count == n })
+        #expect(await waitUntil(.seconds(60)) { h.collected.paths.count == n })
         #expect(h.logs.contains("inbox.overflow"))
         await h.finish()
     }
@@ -301,12 +302,12 @@ import Testing
         await h.start()
         #expect(InboxWatcher.isWatchThreadRunning)
         #expect(await h.finish())
-        #expect(await eventually { !InboxWatcher.isWatchThreadRunning })
+        #expect(await waitUntil { !InboxWatcher.isWatchThreadRunning })
         // And a new watcher starts a new thread.
         let again = Harness(settings: Self.fast)
         await again.start()
         dropFile(again.path("S070.yaml"))
-        #expect(await eventually { again.collected.paths.contains(again.path("S070.yaml")) })
+        #expect(await waitUntil { again.collected.paths.contains(again.path("S070.yaml")) })
         #expect(await again.finish())
     }
 }

@@ -4,6 +4,7 @@
 
 import Glibc
 import HopperCore
+import HopperTestSupport
 @testable import HopperWatch
 import Logging
 import Synchronization
@@ -101,7 +102,7 @@ final class Harness: Sendable {
         let ended = Mutex(false)
         if let task {
             let waiter = Task.detached { await task.value; ended.withLock { $0 = true } }
-            _ = await eventually(.seconds(10)) { ended.withLock { $0 } }
+            _ = await waitUntil(.seconds(10)) { ended.withLock { $0 } }
             waiter.cancel()
         }
         removeTree(dir)
@@ -111,25 +112,12 @@ final class Harness: Sendable {
     func path(_ name: String) -> String { inbox + "/" + name }
 }
 
-/// Wait until `condition` holds, checking every 20 ms, at most `timeout`.
-@discardableResult
-func eventually(_ timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let end = clock.now + timeout
-    while clock.now < end {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return condition()
-}
 
 // MARK: - Files, by system calls
 
 func makeTempDir() -> String {
-    var template = Array("/tmp/hopper-watch-XXXXXX".utf8CString)
-    let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-    precondition(p != nil, "mkdtemp failed")
-    return String(cString: p!)
+    guard let dir = makeTemporaryDirectory("/tmp/hopper-watch-XXXXXX") else { preconditionFailure("mkdtemp failed") }
+    return dir
 }
 
 func makeDir(_ path: String) {

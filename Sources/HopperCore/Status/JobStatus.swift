@@ -108,9 +108,9 @@ public struct StepStatus: Codable, Sendable, Equatable {
 }
 
 public struct ExecutorInfo: Codable, Sendable, Equatable {
-    public var kind: String
+    public var kind: ExecutorKind
     public var id: String?
-    public init(kind: String, id: String? = nil) { self.kind = kind; self.id = id }
+    public init(kind: ExecutorKind, id: String? = nil) { self.kind = kind; self.id = id }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(kind, forKey: .kind)
@@ -202,7 +202,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
 extension JobStatus {
     /// The status of a job just accepted from `manifest`: pending, every step pending.
     public static func pending(id: String, manifest: JobManifest, owner: String, queue: String,
-                               executor: String, submittedAt: String) -> JobStatus {
+                               executor: ExecutorKind, submittedAt: String) -> JobStatus {
         JobStatus(id: id, state: .pending, workflow: manifest.workflowName, owner: owner, queue: queue,
                   priority: manifest.priority, description: manifest.description, submittedAt: submittedAt,
                   steps: manifest.resolvedSteps.map { StepStatus(name: $0.name) },

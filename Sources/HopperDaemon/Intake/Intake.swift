@@ -38,8 +38,8 @@ public struct IntakeSettings: Sendable {
     /// Batches of at least this many accepted files are made durable with one syncfs(2)
     /// instead of an fsync(2) per file.
     public var syncfsThreshold: Int = 8
-    public var defaultExecutor: String = "local"
-    public var queueExecutors: [String: String] = [:]
+    public var defaultExecutor: ExecutorKind = .local
+    public var queueExecutors: [String: ExecutorKind] = [:]
     /// A queue's default workflow, for manifests that name neither `workflow:` nor `steps:`.
     public var queueWorkflows: [String: String] = [:]
     /// A job with more steps than this is rejected.
@@ -309,8 +309,8 @@ public final class Intake {
     }
 
     /// The manifest's executor, else its queue's, else the config's.
-    func executor(for manifest: JobManifest, queue: String) -> String {
-        manifest.executor?.rawValue ?? settings.queueExecutors[queue] ?? settings.defaultExecutor
+    func executor(for manifest: JobManifest, queue: String) -> ExecutorKind {
+        manifest.executor ?? settings.queueExecutors[queue] ?? settings.defaultExecutor
     }
 
     func reject(_ c: DropCandidate, _ reason: String, _ message: String) -> Outcome {

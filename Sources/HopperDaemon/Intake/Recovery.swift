@@ -134,7 +134,7 @@ public enum Recovery {
         var status: JobStatus
         if case .success(.job(let manifest)) = ManifestParser.parse(bytes, fileName: "manifest.yaml", catalog: catalog) {
             status = JobStatus.pending(id: id, manifest: manifest, owner: owner, queue: "default",
-                                       executor: manifest.executor?.rawValue ?? settings.defaultExecutor, submittedAt: submitted)
+                                       executor: manifest.executor ?? settings.defaultExecutor, submittedAt: submitted)
         } else {
             status = JobStatus(id: id, state: .pending, workflow: nil, owner: owner, queue: "default", priority: 0,
                                description: nil, submittedAt: submitted, steps: [],

@@ -9,20 +9,20 @@ import Glibc
 #endif
 
 extension JobRunner {
-    func beginAttempt(_ status: inout JobStatus, index: Int, attempt: Int) async {
+    func beginAttempt(index: Int, attempt: Int) async {
         let now = Timestamp.rfc3339()
-        transition(&status) { (s: inout JobStatus) throws(TransitionError) in try s.beginAttempt(step: index, attempt: attempt, at: now) }
+        transition { (s: inout JobStatus) throws(TransitionError) in try s.beginAttempt(step: index, attempt: attempt, at: now) }
         let step = status.steps[index]
-        await saveSoon(status, event: JobEvent(event: "step_started", state: .running, step: step.name, message: "attempt \(attempt)"))
+        await saveSoon(event: JobEvent(event: "step_started", state: .running, step: step.name, message: "attempt \(attempt)"))
         logger.info("step.started", metadata: ["step.name": "\(step.name)", "step.attempt": "\(attempt)"])
     }
 
-    func endAttempt(_ status: inout JobStatus, index: Int, outcome: StepOutcome, state: StepState, message: String?) {
+    func endAttempt(index: Int, outcome: StepOutcome, state: StepState, message: String?) {
         if let start = outcome.startedAt, let end = outcome.finishedAt, end >= start { metrics.observeStep(seconds: end - start) }
         let finished = outcome.finishedAt.map { Timestamp.rfc3339($0) } ?? Timestamp.rfc3339()
         var detail = message
         if outcome.logDropped > 0 { detail = (message.map { $0 + "; " } ?? "") + "log capped, \(outcome.logDropped) bytes dropped" }
-        transition(&status) { (s: inout JobStatus) throws(TransitionError) in
+        transition { (s: inout JobStatus) throws(TransitionError) in
             try s.endAttempt(step: index, as: state, exitCode: outcome.exitCode, summary: outcome.summary, detail: detail, at: finished)
         }
         let step = status.steps[index]
@@ -32,29 +32,25 @@ extension JobRunner {
                                                 "step.state": "\(state.rawValue)", "step.exit_code": "\(outcome.exitCode.map(String.init) ?? "-")"])
     }
 
-    func skipRemaining(_ status: inout JobStatus, from index: Int, detail: String) {
-        status.skip(from: index, detail: detail)
-    }
-
-    func markCancelled(_ status: inout JobStatus, index: Int, by user: String) async {
+    func markCancelled(index: Int, by user: String) async {
         let now = Timestamp.rfc3339()
-        transition(&status) { (s: inout JobStatus) throws(TransitionError) in try s.cancelRunning(step: index, at: now) }
-        await save(status, event: JobEvent(event: "cancelled", state: .cancelled, step: nil, message: "cancelled by \(user)"), durable: true)
+        transition { (s: inout JobStatus) throws(TransitionError) in try s.cancelRunning(step: index, at: now) }
+        await save(event: JobEvent(event: "cancelled", state: .cancelled, step: nil, message: "cancelled by \(user)"), durable: true)
         storeSetState(.cancelled)
         logger.info("job.finished", metadata: ["job.state": "cancelled", "job.error": "-"])
     }
 
-    func finish(_ status: inout JobStatus, state: JobState, error: JobErrorInfo?, message: String? = nil) async {
+    func finish(_ state: JobState, error: JobErrorInfo?, message: String? = nil) async {
         let now = Timestamp.rfc3339()
-        transition(&status) { (s: inout JobStatus) throws(TransitionError) in try s.finish(state, error: error, at: now) }
-        await save(status, event: JobEvent(event: state.rawValue, state: state, step: error?.step, message: message ?? error?.message), durable: true)
+        transition { (s: inout JobStatus) throws(TransitionError) in try s.finish(state, error: error, at: now) }
+        await save(event: JobEvent(event: state.rawValue, state: state, step: error?.step, message: message ?? error?.message), durable: true)
         storeSetState(state)
         logger.info("job.finished", metadata: ["job.state": "\(state.rawValue)", "job.error": "\(error?.message ?? "-")"])
     }
 
     /// Applies a transition of the state diagram (Transitions.swift). One the diagram does not
     /// have is a bug: logged with the job and the states, and the status is left as it was.
-    func transition(_ status: inout JobStatus, _ change: (inout JobStatus) throws(TransitionError) -> Void) {
+    func transition(_ change: (inout JobStatus) throws(TransitionError) -> Void) {
         _ = JobRunner.apply(&status, logger: logger, change)
     }
 
@@ -79,29 +75,24 @@ extension JobRunner {
     }
 
     func cancelledNow() -> String? {
-        if let by = cancelledBy.withLock({ $0 }) { return by }
+        if let by = cancelledBy { return by }
         return Task.isCancelled ? "request" : nil
     }
 
-    /// Writes status.json (and the event line) off the concurrency pool. A durable write (a
-    /// step's outcome, a terminal state) goes through the daemon's GroupCommit, which makes
-    /// the statuses of many jobs durable in one disk commit; the event line is not fsynced
-    /// (status.json is the record, events.jsonl the history).
-    func save(_ status: JobStatus, event: JobEvent?, durable: Bool = false) async {
+    /// Writes the status as it is now to status.json (and the event line, off the concurrency
+    /// pool). Every write goes through the daemon's GroupCommit, in the order they are made; a
+    /// durable one (a step's outcome, a terminal state) waits until it is on disk, many jobs'
+    /// statuses in one disk commit. The event line is not fsynced (status.json is the record,
+    /// events.jsonl the history).
+    func save(event: JobEvent?, durable: Bool = false) async {
+        // Overtakes any deferred write of an earlier status (saveSoon) before it is issued.
+        statusWrites += 1
         if durable {
-            // Overtakes any deferred write of an earlier status (saveSoon) before it is issued.
-            statusWrites.withLock { $0 += 1 }
             await writeDurably(status)
-            if let event { await BlockingIO.run { [self] in JobRunner.event(layout, id, event) } }
-            return
+        } else {
+            writeStatus(status)
         }
-        await BlockingIO.run { [self] in
-            statusWrites.withLock { generation in
-                generation += 1
-                writeStatus(status)
-            }
-            if let event { JobRunner.event(layout, id, event) }
-        }
+        if let event { await BlockingIO.run { [layout, id] in JobRunner.event(layout, id, event) } }
     }
 
     /// A durable status write that does not give up: a write that fails (a full disk, ENOSPC or
@@ -141,25 +132,25 @@ extension JobRunner {
     /// over before its start would reach the disk, and status.json goes from the previous state
     /// to the step's end directly — one file write fewer per step. A reader still sees a
     /// running step's status within that time; events.jsonl has every start.
-    func saveSoon(_ status: JobStatus, event: JobEvent?) async {
-        let mine = statusWrites.withLock { generation -> UInt64 in
-            generation += 1
-            return generation
-        }
-        if let event { await BlockingIO.run { [self] in JobRunner.event(layout, id, event) } }
+    func saveSoon(event: JobEvent?) async {
+        statusWrites += 1
+        let mine = statusWrites
+        let snapshot = status
+        if let event { await BlockingIO.run { [layout, id] in JobRunner.event(layout, id, event) } }
         Task.detached { [self] in
             try? await Task.sleep(for: JobRunner.startCoalescing)   // silent: never cancelled
-            await BlockingIO.run { [self] in
-                statusWrites.withLock { generation in
-                    guard generation == mine else { return }   // overtaken by a newer status
-                    writeStatus(status)
-                }
-            }
+            await writeUnlessOvertaken(mine, snapshot)
         }
     }
 
-    /// Hands the status to the GroupCommit without waiting (called under `statusWrites`, so
-    /// the order of writes is the order of the generations). Every status.json write is made
+    /// The deferred write of `saveSoon`, unless a newer status was saved since.
+    private func writeUnlessOvertaken(_ generation: UInt64, _ snapshot: JobStatus) {
+        guard statusWrites == generation else { return }
+        writeStatus(snapshot)
+    }
+
+    /// Hands the status to the GroupCommit without waiting (in the actor, so the order of
+    /// writes is the order they were made in). Every status.json write is made
     /// durable before it replaces the old one: written, fsynced, renamed. A rename that
     /// reached the disk before the bytes it names would leave an empty status.json after a
     /// power cut (LazyFS shows it; so do XFS and ext4 without auto_da_alloc), and the job's

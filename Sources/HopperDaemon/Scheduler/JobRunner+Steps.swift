@@ -45,9 +45,8 @@ extension JobRunner {
     }
 
     /// While a Snakemake step runs: reads its log as it grows and publishes its progress
-    /// ("rule call (3 of 10)") into status.json. Nil for other steps. `live` is the status the
-    /// progress goes into (for a SLURM step, shared with the updates of its poll rounds).
-    func progressTail(step: Step, live: LiveStatus, index: Int, logPath: String) -> Task<Void, Never>? {
+    /// ("rule call (3 of 10)") into status.json. Nil for other steps.
+    func progressTail(step: Step, index: Int, logPath: String) -> Task<Void, Never>? {
         guard case .snakemake = step.kind else { return nil }
         let start = (try? FileOps.lstat(logPath)).flatMap { $0 }.map { Int64($0.st_size) } ?? 0   // silent: no log yet: from its start
         return Task { [self] in
@@ -58,17 +57,17 @@ extension JobRunner {
                 let chunk = JobRunner.readFrom(logPath, offset: offset)
                 offset += Int64(chunk.count)
                 guard parser.consume(chunk) else { continue }
-                let fraction = parser.fraction
-                let detail = parser.detail
-                let copy: JobStatus = live.value.withLock { s in
-                    s.steps[index].progress = fraction
-                    s.steps[index].detail = detail
-                    s.progress = JobRunner.progress(s)
-                    return s
-                }
-                await save(copy, event: nil)
+                await noteProgress(index: index, fraction: parser.fraction, detail: parser.detail)
             }
         }
+    }
+
+    /// A running step's progress, into the status (and status.json, not waiting for the disk).
+    func noteProgress(index: Int, fraction: Double?, detail: String?) async {
+        status.steps[index].progress = fraction
+        status.steps[index].detail = detail
+        status.progress = JobRunner.progress(status)
+        await save(event: nil)
     }
 
     /// Appends the log Snakemake wrote in the workspace (`.snakemake/log/`, newest) to
@@ -116,7 +115,7 @@ extension JobRunner {
     }
 
     /// Publishes a completed step's outputs; returns a problem that fails the job, or nil.
-    func publish(step: Step, status: inout JobStatus) async -> String? {
+    func publish(step: Step) async -> String? {
         guard !step.outputs.isEmpty else { return nil }
         let publisher = ResultPublisher(workspace: layout.workspace(id), results: layout.folder(id).results,
                                         maxBytes: settings.maxResultSize)

@@ -1,10 +1,13 @@
-// Notifications — the scheduler's side of `notify:` (SPEC §3): when a job starts or ends, the
-// Notifier runs in a task of its own (it never holds up the scheduler or the job), and every
-// attempt's outcome becomes a `notify` line in the job's events.jsonl.
+// Notifications — the scheduler's side of `notify:` (SPEC §3): when a job starts or ends, a
+// delivery is queued (it never holds up the scheduler or the job) and NotificationService, a
+// Service in the daemon's group, sends it — at most `NotificationService.concurrency` at once.
+// Every attempt's outcome becomes a `notify` line in the job's events.jsonl. At a graceful stop
+// the service sends what was queued before it returns.
 import HopperCore
 import HopperExec
 import HopperStore
 import Logging
+import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,7 +26,7 @@ extension Scheduler {
     func notifyFinished(_ id: String, manifest: JobManifest? = nil) {
         guard let notifier = settings.notifier, let notify = notifySection(id, manifest: manifest) else { return }
         let layout = self.layout, logger = self.logger, user = ownerIdentity(id)
-        Task.detached {
+        notifications.post {
             guard let status = JobRunner.readStatus(layout, id), status.state.isTerminal,
                   let event = NotifyEvent(rawValue: status.state.rawValue), notify.on.contains(event) else { return }
             await Self.deliver(notifier, notify, event: event, status: status, layout: layout, user: user, logger: logger)
@@ -42,7 +45,7 @@ extension Scheduler {
         guard let notifier = settings.notifier, let notify = notifySection(id, manifest: manifest),
               notify.on.contains(.started) else { return }
         let layout = self.layout, logger = self.logger, user = ownerIdentity(id)
-        Task.detached {
+        notifications.post {
             guard var status = JobRunner.readStatus(layout, id) else { return }
             if !status.state.isTerminal { status.state = .running }
             if status.startedAt == nil { status.startedAt = Timestamp.rfc3339() }
@@ -64,6 +67,49 @@ extension Scheduler {
                 logger.warning("notify.failed", metadata: ["job.id": "\(status.id)", "notify.event": "\(event.rawValue)",
                                                            "notify.target": "\(a.target)", "reason": "\(a.outcome)"])
             }
+        }
+    }
+}
+
+/// Deliveries waiting to be sent, in the order they were queued.
+public final class NotificationQueue: Sendable {
+    typealias Delivery = @Sendable () async -> Void
+    let deliveries: AsyncStream<Delivery>
+    private let continuation: AsyncStream<Delivery>.Continuation
+
+    public init() {
+        (deliveries, continuation) = AsyncStream.makeStream(of: Delivery.self)
+    }
+
+    func post(_ delivery: @escaping Delivery) { continuation.yield(delivery) }
+
+    /// No more deliveries: the service sends what is queued, then returns.
+    func finish() { continuation.finish() }
+}
+
+/// Sends the queued notifications (mail, commands), a few at once.
+public struct NotificationService: Service {
+    /// Deliveries in flight at most (each bounded by `notify_timeout`).
+    static let concurrency = 8
+    let queue: NotificationQueue
+
+    public init(queue: NotificationQueue) { self.queue = queue }
+
+    public func run() async {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                for await delivery in queue.deliveries {
+                    if inFlight >= Self.concurrency {
+                        await group.next()
+                        inFlight -= 1
+                    }
+                    group.addTask { await delivery() }
+                    inFlight += 1
+                }
+            }
+        } onGracefulShutdown: {
+            queue.finish()
         }
     }
 }

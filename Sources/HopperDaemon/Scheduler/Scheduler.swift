@@ -28,8 +28,6 @@ public struct SchedulerSettings: Sendable {
     public var workflowDirectory: String?
     /// The Snakemake executable (resolved at start-up), or nil when none was found.
     public var snakemake: String?
-    /// For jobs with `executor: slurm` (JobRunner+Slurm.swift).
-    public var slurm: SlurmExecutor?
     /// Mail and notify commands for `notify:`; nil sends nothing.
     public var notifier: Notifier?
     /// Seconds between two looks at the `wait_for` paths of waiting jobs.
@@ -40,13 +38,29 @@ public struct SchedulerSettings: Sendable {
     public var maxResultSize: Int64?
     /// Durable status writes of all jobs, many per disk commit (shared by every JobRunner).
     public var commits = GroupCommit()
+    /// How long a failed attempt waits before the next one.
+    public var retryBackoff = RetryBackoff()
     public init() {}
+}
+
+/// The wait before a failed step's next attempt: `base` seconds after the first failure,
+/// doubled after each further one, at most `cap` seconds.
+public struct RetryBackoff: Sendable, Equatable {
+    public var base: Double
+    public var cap: Double
+    public init(base: Double = 0.5, cap: Double = 30) { self.base = base; self.cap = cap }
+
+    /// Seconds to wait after the `failures`-th failure in a row (1, 2, …).
+    public func delay(afterFailures failures: Int) -> Double {
+        let doublings = min(max(failures - 1, 0), 20)
+        return min(cap, base * Double(1 << doublings))
+    }
 }
 
 public actor Scheduler {
     let layout: SpoolLayout
     let store: JobStore
-    let executor: LocalExecutor
+    let executors: StepExecutors
     let settings: SchedulerSettings
     let catalog: WorkflowCatalog?
     let metrics: Metrics
@@ -54,29 +68,31 @@ public actor Scheduler {
 
     /// The pending jobs to choose from: a bounded window per (priority, owner), the rest in the store.
     var queue = PendingQueue()
-    var running: [String: JobRunner] = [:]
+    /// The running jobs: each one's runner (the owner of its status) and the task running it.
+    var running: [String: RunningJob] = [:]
     private var runningByOwner: [String: Int] = [:]
     private var runningByQueue: [String: Int] = [:]
     private var lastStart: [String: UInt64] = [:]
     private var startCounter: UInt64 = 0
     private var seq = 0
     private var accepting = true
-    /// Jobs held back by `wait_for` (see WaitFor.swift), and the task that looks at their paths.
+    /// Jobs held back by `wait_for` (see WaitFor.swift; WaitForService looks at their paths).
     var waitList: [String: WaitEntry] = [:]
-    var waitLoop: Task<Void, Never>?
     /// For jobs just accepted: their status and plan, so the runner need not read them back.
     /// Kept beside the queue, not in it: a queued job is small and cheap to move. Bounded
     /// (`initialsLimit`): with a backlog, the jobs beyond it read theirs back when they start
     /// (about 2.4 KB each that memory would otherwise hold per pending job).
     var initials: [String: (JobStatus, JobManifest)] = [:]
     var initialsLimit: Int { max(256, 4 * settings.maxRunning) }
+    /// `notify:` deliveries, sent by NotificationService.
+    public let notifications = NotificationQueue()
 
-    public init(layout: SpoolLayout, store: JobStore, executor: LocalExecutor, settings: SchedulerSettings,
+    public init(layout: SpoolLayout, store: JobStore, executors: StepExecutors, settings: SchedulerSettings,
                 catalog: WorkflowCatalog?, metrics: Metrics = Metrics(), logger: Logger) {
         self.metrics = metrics
         self.layout = layout
         self.store = store
-        self.executor = executor
+        self.executors = executors
         self.settings = settings
         self.catalog = catalog
         self.logger = logger
@@ -230,14 +246,16 @@ public actor Scheduler {
         lastStart[job.owner] = startCounter
         runningByOwner[job.owner, default: 0] += 1
         runningByQueue[job.queue, default: 0] += 1
-        let runner = JobRunner(id: job.id, layout: layout, store: store, executor: executor, settings: settings,
-                               catalog: catalog, metrics: metrics, logger: logger)
-        running[job.id] = runner
         let initial = initials.removeValue(forKey: job.id)
         let manifest = initial?.1
-        runner.start(resuming: resuming, initial: initial) { [weak self] in
+        let runner = JobRunner(id: job.id, layout: layout, store: store, executors: executors, settings: settings,
+                               catalog: catalog, metrics: metrics, logger: logger, initial: initial)
+        // Its own task, not a child of the service group: see the top of this file.
+        let task = Task.detached { [weak self] in
+            await runner.run(resuming: resuming)
             await self?.finished(job, manifest: manifest)
         }
+        running[job.id] = RunningJob(runner: runner, task: task)
         if !resuming { notifyStarted(job.id, manifest: manifest) }
     }
 
@@ -268,8 +286,9 @@ public actor Scheduler {
         let action = request.action.rawValue
         switch request.action {
         case .cancel:
-            if let runner = running[id] {
-                runner.cancel(by: requester(drop))
+            if let job = running[id] {
+                await job.runner.noteCancel(by: requester(drop))
+                job.task.cancel()
             } else if cancelQueued(id, state: state) {
                 initials[id] = nil
                 JobRunner.cancelPending(id: id, layout: layout, store: store, by: requester(drop), logger: logger)
@@ -312,4 +331,10 @@ public actor Scheduler {
         if let group = settings.adminGroup, Accounts.isMember(uid: drop.uid, gid: drop.gid, ofGroup: group) { return nil }
         return "\(Accounts.userName(drop.uid)) may not \(drop.request.action.rawValue) job \(drop.request.job): it belongs to \(record.owner) (only its owner, root or the admin group may)"
     }
+}
+
+/// A job being run: its runner and the task running it (cancelled by a cancel request).
+struct RunningJob {
+    let runner: JobRunner
+    let task: Task<Void, Never>
 }

@@ -15,6 +15,7 @@ import HopperCore
 import HopperExec
 import HopperStore
 import Logging
+import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -80,20 +81,11 @@ extension Scheduler {
     func holdForWait(_ job: QueuedJob, wait: WaitFor, submittedAt: String, marked: Bool) {
         let since = Timestamp.parse(submittedAt) ?? Timestamp.now()
         waitList[job.id] = WaitEntry(job: job, wait: wait, since: since, marked: marked)
-        if waitLoop == nil {
-            let interval = settings.waitPoll
-            waitLoop = Task { [weak self] in
-                while !Task.isCancelled {
-                    guard let self, await self.checkWaiting() else { return }
-                    try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))   // silent: cancelled means stopping
-                }
-            }
-        }
     }
 
-    /// One look at every waiting job. Returns false (and ends the loop) when none is left.
-    func checkWaiting() async -> Bool {
-        guard !waitList.isEmpty else { waitLoop = nil; return false }
+    /// One look at every waiting job (WaitForService calls it each `poll_interval`).
+    func checkWaiting() async {
+        guard !waitList.isEmpty else { return }
         let entries = Array(waitList.values)
         let root = layout.root
         let results = await BlockingIO.run { () -> [(String, WaitVerdict, [String: SeenPath])] in
@@ -127,8 +119,6 @@ extension Scheduler {
                 waitList[id] = entry
             }
         }
-        if waitList.isEmpty { waitLoop = nil; return false }
-        return true
     }
 
     /// Drops a job from the wait list (cancel). Returns whether it was there.
@@ -165,5 +155,23 @@ extension Scheduler {
         JobRunner.event(layout, id, JobEvent(event: "failed", state: .failed, message: message), durable: true, logger: logger)
         JobRunner.setState(store, id, .failed, logger: logger)
         notifyFinished(id)
+    }
+}
+
+/// Looks at the `wait_for` paths of the waiting jobs every `interval` seconds, as a Service in
+/// the daemon's group (it ends with the group's graceful shutdown).
+struct WaitForService: Service {
+    let scheduler: Scheduler
+    let interval: Double
+
+    func run() async {
+        let pause = Duration.milliseconds(Int64(interval * 1000))
+        let scheduler = self.scheduler
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await scheduler.checkWaiting()
+                try? await Task.sleep(for: pause)   // silent: cancelled means the daemon is stopping
+            }
+        }
     }
 }

@@ -42,7 +42,7 @@ extension Hopper {
             lines.append("\(s.id)  \(s.state.rawValue)\(s.state == .running ? " \(pct)%" : "")")
             if let d = s.description { lines.append("  description  \(d)") }
             lines.append("  workflow     \(s.workflow ?? "(inline steps)")")
-            lines.append("  owner        \(s.owner)    queue \(s.queue)    priority \(s.priority)    executor \(s.executor.kind)\(s.executor.id.map { " \($0)" } ?? "")")
+            lines.append("  owner        \(s.owner)    queue \(s.queue)    priority \(s.priority)    executor \(s.executor.kind.rawValue)\(s.executor.id.map { " \($0)" } ?? "")")
             lines.append("  submitted    \(s.submittedAt)")
             if let waiting = s.waitingFor, !waiting.isEmpty {
                 lines.append("  waiting for  " + waiting.joined(separator: "\n               "))

@@ -1,5 +1,6 @@
 // TestSpool — a temporary spool with the real `hopper` binary running as a daemon on it.
 import Foundation
+import HopperTestSupport
 import HopperCore
 import Testing
 #if canImport(Glibc)
@@ -69,16 +70,6 @@ func runProgram(_ path: String, _ args: [String], env: [String: String] = [:], c
     return CommandResult(code: p.terminationStatus,
                          stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
                          stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
-}
-
-/// Polls `condition` every 20 ms until it holds or `timeout` passes. Returns whether it held.
-func eventually(timeout: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(20_000)
-    }
-    return try condition()
 }
 
 final class TestSpool {
