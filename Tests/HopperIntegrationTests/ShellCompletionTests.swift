@@ -3,6 +3,7 @@
 // ids, queues and steps from a spool that a real daemon filled.
 import Foundation
 import HopperCore
+import HopperTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
