@@ -9,17 +9,21 @@ public struct Diagnostic: Sendable, Equatable, Hashable, Codable {
     public var column: Int?
     public var path: String
     public var message: String
+    /// The file the problem is in when it is not the one being checked: a group's sample
+    /// sheet (`SampleSheet.csv:14: row S07: params.genome: …`).
+    public var file: String?
 
-    public init(line: Int? = nil, column: Int? = nil, path: String = "", message: String) {
+    public init(line: Int? = nil, column: Int? = nil, path: String = "", message: String, file: String? = nil) {
         self.line = line
         self.column = column
         self.path = path
         self.message = message
+        self.file = file
     }
 
     /// `S001.yaml:7:10: params.genome: expected one of hg19, hg38; got "hg37"`
     public func formatted(file: String) -> String {
-        var s = file
+        var s = self.file ?? file
         if let line {
             s += ":\(line)"
             if let column { s += ":\(column)" }

@@ -99,6 +99,8 @@ public enum Daemon {
         settings.defaultExecutor = config.executor
         settings.allowUsers = Set(config.allowUsers)
         settings.maxSteps = config.maxSteps
+        settings.maxGroupSize = config.maxGroupSize
+        settings.adminGroup = config.adminGroup
         settings.denyUsers = Set(config.denyUsers)
         if config.runAs == .owner {
             settings.owners = OwnerPolicy(minUID: uid_t(config.minUID), mode: config.jobMode, group: jobGroup)
@@ -178,6 +180,8 @@ public enum Daemon {
                 .init(service: WaitForService(scheduler: scheduler, interval: sched.waitPoll),
                       successTerminationBehavior: .ignore),
                 .init(service: notifications, successTerminationBehavior: .ignore),
+                .init(service: GroupStatusService(layout: layout, store: store, logger: logger),
+                      successTerminationBehavior: .ignore),
                 .init(service: ReloadService(flag: reloadFlag, check: options.checkReload, notifier: notifier, logger: logger),
                       successTerminationBehavior: .gracefullyShutdownGroup),
             ],

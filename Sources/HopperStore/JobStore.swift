@@ -24,23 +24,44 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var description: String?
     public var submittedAt: String
     public var updatedAt: String
+    /// A group's child: the group's id.
+    public var group: String?
 
     public init(id: String, state: JobState, queue: String, owner: String, uid: Int64, priority: Int,
-                workflow: String?, description: String?, submittedAt: String, updatedAt: String? = nil) {
+                workflow: String?, description: String?, submittedAt: String, updatedAt: String? = nil, group: String? = nil) {
         self.id = id; self.state = state; self.queue = queue; self.owner = owner; self.uid = uid
         self.priority = priority; self.workflow = workflow; self.description = description
-        self.submittedAt = submittedAt; self.updatedAt = updatedAt ?? submittedAt
+        self.submittedAt = submittedAt; self.updatedAt = updatedAt ?? submittedAt; self.group = group
     }
 
     public init(status: JobStatus, uid: Int64) {
         self.init(id: status.id, state: status.state, queue: status.queue, owner: status.owner, uid: uid,
                   priority: status.priority, workflow: status.workflow, description: status.description,
-                  submittedAt: status.submittedAt, updatedAt: Timestamp.rfc3339())
+                  submittedAt: status.submittedAt, updatedAt: Timestamp.rfc3339(), group: status.group)
     }
 
     enum CodingKeys: String, CodingKey {
         case id, state, queue, owner, uid, priority, workflow, description
-        case submittedAt = "submitted_at", updatedAt = "updated_at"
+        case submittedAt = "submitted_at", updatedAt = "updated_at", group = "grp"
+    }
+}
+
+/// A group (a manifest with `foreach:`): its children are jobs whose `grp` is its id.
+public struct GroupRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "job_group"
+    public var id: String
+    public var owner: String
+    public var uid: Int64
+    public var queue: String
+    public var submittedAt: String
+    public var size: Int
+
+    public init(id: String, owner: String, uid: Int64, queue: String, submittedAt: String, size: Int) {
+        self.id = id; self.owner = owner; self.uid = uid; self.queue = queue; self.submittedAt = submittedAt; self.size = size
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, owner, uid, queue, size, submittedAt = "submitted_at"
     }
 }
 
@@ -167,7 +188,102 @@ public final class JobStore: Sendable {
             // The scheduler pages each (priority, owner) bucket of pending jobs in FIFO order.
             try db.create(index: "job_pending", on: "job", columns: ["state", "priority", "owner", "updated_at", "seq"])
         }
+        m.registerMigration("v6: groups") { db in
+            // A group's children carry its id; the group itself is a row of job_group.
+            try db.alter(table: "job") { t in t.add(column: "grp", .text) }
+            try db.create(index: "job_by_group", on: "job", columns: ["grp", "seq"])
+            try db.create(index: "job_by_update", on: "job", columns: ["updated_at"])
+            try db.create(table: "job_group") { t in
+                t.column("id", .text).primaryKey()
+                t.column("owner", .text).notNull()
+                t.column("uid", .integer).notNull()
+                t.column("queue", .text).notNull()
+                t.column("submitted_at", .text).notNull()
+                t.column("size", .integer).notNull()
+            }
+        }
         return m
+    }
+
+    /// Inserts a group and its children in one transaction (so a group is in the store with
+    /// all its children or not at all).
+    public func insertGroup(_ group: GroupRecord, children: [JobRecord], plans: [String: String]) throws {
+        try write { db in
+            for r in children {
+                try r.upsert(db)
+                if let plan = plans[r.id] {
+                    try db.cachedStatement(sql: "UPDATE job SET plan = ? WHERE id = ?").execute(arguments: [plan, r.id])
+                }
+            }
+            try group.upsert(db)
+        }
+    }
+
+    /// Groups newest first, of `owner`, in `queue`, submitted at or after `since`.
+    public func groups(owner: String? = nil, queue: String? = nil, since: String? = nil, limit: Int? = nil) throws -> [GroupRecord] {
+        try read { db in
+            var q = GroupRecord.all()
+            if let owner { q = q.filter(Column("owner") == owner) }
+            if let queue { q = q.filter(Column("queue") == queue) }
+            if let since { q = q.filter(Column("submitted_at") >= since) }
+            q = q.order(Column("submitted_at").desc, Column("id").desc)
+            if let limit { q = q.limit(limit) }
+            return try q.fetchAll(db)
+        }
+    }
+
+    public func group(id: String) throws -> GroupRecord? {
+        try read { db in try GroupRecord.fetchOne(db, key: id) }
+    }
+
+    public func allGroupIDs() throws -> Set<String> {
+        try read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job_group")) }
+    }
+
+    /// The ids among `ids` that are groups.
+    public func existingGroups(_ ids: [String]) throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try read { db in
+            Set(try String.fetchAll(db, GroupRecord.select(Column("id")).filter(ids.contains(Column("id")))))
+        }
+    }
+
+    /// A group's children, in the order they were accepted.
+    public func children(of group: String) throws -> [JobRecord] {
+        try read { db in try JobRecord.filter(Column("grp") == group).order(Column("seq")).fetchAll(db) }
+    }
+
+    /// The children of each of `groups`, counted by state.
+    public func groupCounts(_ groups: [String]) throws -> [String: [String: Int]] {
+        guard !groups.isEmpty else { return [:] }
+        return try read { db in
+            var out: [String: [String: Int]] = [:]
+            let marks = groups.map { _ in "?" }.joined(separator: ", ")
+            let sql = "SELECT grp, state, COUNT(*) AS n FROM job WHERE grp IN (\(marks)) GROUP BY grp, state"
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(groups)) {
+                let g: String = row["grp"]
+                let st: String = row["state"]
+                out[g, default: [:]][st] = row["n"]
+            }
+            return out
+        }
+    }
+
+    /// Groups with a child changed at or after `since` (RFC 3339).
+    public func groupsChanged(since: String) throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT grp FROM job WHERE grp IS NOT NULL AND updated_at >= ?", arguments: [since])
+        }
+    }
+
+    /// Each of `ids` that is a job, with its state and owner's uid.
+    public func states(of ids: [String]) throws -> [String: (state: JobState, uid: Int64)] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { db in
+            var out: [String: (state: JobState, uid: Int64)] = [:]
+            for r in try JobRecord.filter(ids.contains(Column("id"))).fetchAll(db) { out[r.id] = (r.state, r.uid) }
+            return out
+        }
     }
 
     /// Inserts accepted jobs in one transaction. An id already present is replaced (reconcile).
@@ -308,9 +424,11 @@ public final class JobStore: Sendable {
     /// Jobs newest first: in any of `states` (all when empty), of `owner`, in `queue`,
     /// submitted at or after `since` (RFC 3339).
     public func list(states: [JobState], owner: String? = nil, queue: String? = nil, since: String? = nil,
-                     limit: Int? = nil) throws -> [JobRecord] {
+                     limit: Int? = nil, group: String? = nil, topLevel: Bool = false) throws -> [JobRecord] {
         try read { db in
             var q = JobRecord.all()
+            if let group { q = q.filter(Column("grp") == group) }
+            if topLevel { q = q.filter(Column("grp") == nil) }
             if !states.isEmpty { q = q.filter(states.map(\.rawValue).contains(Column("state"))) }
             if let owner { q = q.filter(Column("owner") == owner) }
             if let queue { q = q.filter(Column("queue") == queue) }

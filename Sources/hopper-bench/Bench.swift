@@ -15,7 +15,7 @@ import Glibc
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hopper-bench", abstract: "Hopper benchmarks on the real daemon.",
-        subcommands: [IntakeBench.self, JobsBench.self, ListBench.self, SlurmBench.self, MemoryBench.self])
+        subcommands: [IntakeBench.self, JobsBench.self, ListBench.self, SlurmBench.self, MemoryBench.self, GroupBench.self])
 }
 
 /// The `hopper` binary built beside this one.

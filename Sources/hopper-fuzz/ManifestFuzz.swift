@@ -50,6 +50,19 @@ enum ManifestFuzz {
         case .success(.control(let request)):
             precondition(Names.jobIDProblem(request.job) == nil, "control request for an invalid job id")
             outcome = "accepted request \(request.action.rawValue) \(request.job)"
+        case .success(.group(let draft)):
+            // Inline rows expand here; a sample sheet is a file the fuzzer does not have.
+            let expanded = GroupExpansion.expand(draft, table: draft.foreach.rows ?? SheetTable(columns: [], rows: []),
+                                                 sheetName: "fuzz.yaml", manifestName: "fuzz.yaml", groupID: "fuzz",
+                                                 catalog: catalog, maxSize: 10_000)
+            switch expanded {
+            case .success(let children):
+                for child in children { checkJob(child.manifest) }
+                outcome = "accepted group (\(children.count) jobs)"
+            case .failure(let error):
+                precondition(!error.diagnostics.isEmpty, "group rejected without a diagnostic")
+                outcome = "rejected group: " + (error.diagnostics.first?.formatted(file: "fuzz.yaml") ?? "")
+            }
         }
         // In a queue whose config names a default workflow (`queues: {q: {workflow: demo}}`).
         if case .success(.job(let manifest)) = ManifestParser.parse(bytes, fileName: "fuzz.yaml", catalog: catalog,

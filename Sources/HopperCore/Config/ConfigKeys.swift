@@ -35,6 +35,7 @@ extension HopperConfig {
         ConfigKey(name: "admin_group", type: "group name", defaultText: "—", meaning: "may act on anyone's jobs"),
         ConfigKey(name: "max_log_size", type: "size > 0", defaultText: "`100M`", meaning: "per step log; the rest is dropped and counted"),
         ConfigKey(name: "max_steps", type: "integer ≥ 1", defaultText: "`100`", meaning: "a job with more steps (inline or through its workflow) is rejected (`too many steps`)"),
+        ConfigKey(name: "max_group_size", type: "integer ≥ 1", defaultText: "`10000`", meaning: "a group (`foreach:`) with more rows is rejected whole"),
         ConfigKey(name: "max_result_size", type: "size > 0", defaultText: "— (no cap)", meaning: "bytes one step may publish; over it the job fails naming the cap"),
         ConfigKey(name: "kill_grace", type: "duration ≥ 0", defaultText: "`10s`", meaning: "SIGTERM → SIGKILL on cancel and timeouts (the supervisor's; the daemon's own SIGKILL backstop follows 2 s later)"),
         ConfigKey(name: "lease_timeout", type: "duration > 0", defaultText: "`60s`", meaning: "the spool lease (`system/daemon.lease`) of a daemon on another host, not renewed this long, is taken over by a daemon starting on the spool (see [One spool, one daemon](operations.md#one-spool-one-daemon))"),

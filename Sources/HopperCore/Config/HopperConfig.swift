@@ -66,6 +66,8 @@ public struct HopperConfig: Sendable, Equatable {
     public var jobGroup: String?
     /// `max_steps:` a job (inline or through its workflow) with more steps is rejected.
     public var maxSteps: Int = 100
+    /// `max_group_size:` a group (`foreach:`) with more rows is rejected.
+    public var maxGroupSize: Int = 10_000
     /// `submit_id:` the job id `hopper submit` gives when `--id` is not given.
     public var submitID: SubmitIDPolicy = .stem
     /// `max_result_size:` the outputs one step may publish, in bytes; nil: no cap.
@@ -277,6 +279,7 @@ extension HopperConfig {
                 }
             case "job_group": config.jobGroup = c.line(value, k)
             case "max_steps": config.maxSteps = c.int(value, k, min: 1, max: 10_000) ?? config.maxSteps
+            case "max_group_size": config.maxGroupSize = c.int(value, k, min: 1, max: 1_000_000) ?? config.maxGroupSize
             case "max_result_size": config.maxResultSize = c.size(value, k)
             case "retention": config.retention = decodeRetention(value, k, &c) ?? config.retention
             default: c.unknownKey(key, "", valid: keys)

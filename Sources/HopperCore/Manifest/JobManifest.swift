@@ -12,6 +12,9 @@
 //   timeout: 6h                    # whole-job limit
 //   notify: {email: [alice@lab.example], on: [completed, failed], command: /usr/local/bin/post}
 //   description: Variant calling on S001
+//   after: [demux-run42]           # start once these jobs (or groups) completed
+//   after_mode: all                # all (default) | any: once they all ended, however
+//   foreach: {samplesheet: SampleSheet.csv, key: Sample_ID}   # a group (Foreach.swift)
 
 public struct JobManifest: Sendable, Equatable, Codable {
     public var version: Int
@@ -36,6 +39,11 @@ public struct JobManifest: Sendable, Equatable, Codable {
     public var timeout: DurationValue?
     public var notify: Notify?
     public var description: String?
+    /// Jobs or groups that must have ended first (`after:`), and how (`after_mode:`).
+    public var after: [String]?
+    public var afterMode: AfterMode?
+    /// Set on a group's child: the group's id.
+    public var group: String?
 
     public init(version: Int = 1, workflowName: String? = nil, resolvedSteps: [Step], params: [String: ParamValue] = [:],
                 inputs: [String: String] = [:], waitFor: WaitFor? = nil, executor: ExecutorKind? = nil,
@@ -60,10 +68,11 @@ public struct JobManifest: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case version, params, inputs, executor, resources, priority, retries, timeout, notify, description
         case workflowName = "workflow", resolvedSteps = "steps", waitFor = "wait_for", copiedInputs = "copied_inputs"
+        case after, afterMode = "after_mode", group
     }
 
     static let keys = ["version", "workflow", "steps", "params", "inputs", "wait_for", "executor", "resources",
-                       "priority", "retries", "timeout", "notify", "description"]
+                       "priority", "retries", "timeout", "notify", "description", "after", "after_mode", "foreach"]
 
     static func decode(_ root: YAMLNode, _ pairs: [(key: YAMLNode, value: YAMLNode)], catalog: WorkflowCatalog?,
                        defaultWorkflow: String? = nil, _ c: inout Checker) -> JobManifest? {
@@ -93,6 +102,9 @@ public struct JobManifest: Sendable, Equatable, Codable {
             case "timeout": m.timeout = c.duration(value, k)
             case "notify": m.notify = Notify.decode(value, k, &c)
             case "description": m.description = c.string(value, k, nonEmpty: false)
+            case "after": m.after = decodeAfter(value, k, &c)
+            case "after_mode": m.afterMode = c.choice(value, k, AfterMode.self)
+            case "foreach": break   // a group: ManifestParser hands it to GroupExpansion
             default: c.unknownKey(key, "", valid: keys)
             }
         }
@@ -134,6 +146,24 @@ public struct JobManifest: Sendable, Equatable, Codable {
             }
         }
         return m
+    }
+
+    /// `after: [ID or GROUP, …]` (or one id): valid job ids, no repeats, at most 1,000.
+    static func decodeAfter(_ node: YAMLNode, _ path: String, _ c: inout Checker) -> [String]? {
+        let ids = c.list(node, path, nonEmpty: true, allowSingle: true) { (c: inout Checker, item: YAMLNode, p: String) -> String? in
+            guard let id = c.line(item, p) else { return nil }
+            if let problem = Names.jobIDProblem(id) {
+                c.error(item, p, problem)
+                return nil
+            }
+            return id
+        }
+        guard let ids else { return nil }
+        if ids.count > 1000 {
+            c.error(node, path, "a job may wait for at most 1,000 jobs or groups; this one names \(ids.count)")
+        }
+        var seen = Set<String>()
+        return ids.filter { seen.insert($0).inserted }
     }
 
     static func resolveWorkflow(_ name: String, _ node: YAMLNode, _ catalog: WorkflowCatalog?,

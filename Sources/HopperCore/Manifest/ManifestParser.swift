@@ -10,6 +10,8 @@
 public enum ParsedDocument: Sendable, Equatable {
     case job(JobManifest)
     case control(ControlRequest)
+    /// A manifest with `foreach:`: expanded into its children with its rows (GroupExpansion).
+    case group(GroupDraft)
 }
 
 public enum ManifestParser {
@@ -35,6 +37,8 @@ public enum ManifestParser {
         let document: ParsedDocument?
         if root["action"] != nil {
             document = ControlRequest.decode(root, pairs, &c).map { .control($0) }
+        } else if let node = root["foreach"] {
+            document = groupDraft(root, node, &c).map { .group($0) }
         } else {
             document = JobManifest.decode(root, pairs, catalog: catalog, defaultWorkflow: defaultWorkflow, &c).map { .job($0) }
         }
@@ -42,6 +46,17 @@ public enum ManifestParser {
             return .failure(ManifestError(file: fileName, diagnostics: c.sortedDiagnostics))
         }
         return .success(document)
+    }
+
+    /// A group's own keys are checked here; the rest is checked for each child at expansion.
+    static func groupDraft(_ root: YAMLNode, _ node: YAMLNode, _ c: inout Checker) -> GroupDraft? {
+        guard let spec = ForeachSpec.decode(node, &c) else { return nil }
+        var after: [String]?
+        var priority = 0
+        if let a = root["after"] { after = JobManifest.decodeAfter(a, "after", &c) }
+        if let p = root["priority"], let value = c.int(p, "priority", min: -1000, max: 1000) { priority = value }
+        return GroupDraft(root: root, foreach: spec, after: after, priority: priority,
+                          workflowName: root["workflow"]?.scalar, description: root["description"]?.scalar)
     }
 
     /// Same, for text (tests, `hopper validate -`).

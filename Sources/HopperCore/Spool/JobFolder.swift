@@ -32,6 +32,10 @@ public struct JobFolder: Sendable, Equatable {
     /// `requests/`: control requests that were honoured.
     public var requests: String { path + "/" + JobFolder.requestsName }
 
+    /// A group's copy of its sample sheet: `sheet/<name>` (GroupStatus.samplesheet).
+    public var sheetFolder: String { path + "/" + JobFolder.sheetName }
+    public func sheet(_ name: String) -> String { sheetFolder + "/" + name }
+    public static let sheetName = "sheet"
     public static let logsName = "logs"
     public static let requestsName = "requests"
 

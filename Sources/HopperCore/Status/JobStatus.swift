@@ -158,6 +158,8 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var results: [ResultFile]
     /// While `waiting`: the `wait_for` paths still missing or still changing.
     public var waitingFor: [String]?
+    /// A group's child: the group's id (`outbox/<group>/status.json`); absent otherwise.
+    public var group: String?
     public var hopperVersion: String
 
     public init(id: String, state: JobState, workflow: String?, owner: String, queue: String, priority: Int,
@@ -173,7 +175,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
         case id, state, workflow, owner, queue, priority, description
         case submittedAt = "submitted_at", startedAt = "started_at", finishedAt = "finished_at"
         case currentStep = "current_step", progress, steps, executor, error, results
-        case waitingFor = "waiting_for", hopperVersion = "hopper_version"
+        case waitingFor = "waiting_for", hopperVersion = "hopper_version", group
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -195,6 +197,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
         try c.encode(error, forKey: .error)
         try c.encode(results, forKey: .results)
         try c.encode(waitingFor, forKey: .waitingFor)
+        try c.encodeIfPresent(group, forKey: .group)
         try c.encode(hopperVersion, forKey: .hopperVersion)
     }
 }
@@ -203,9 +206,11 @@ extension JobStatus {
     /// The status of a job just accepted from `manifest`: pending, every step pending.
     public static func pending(id: String, manifest: JobManifest, owner: String, queue: String,
                                executor: ExecutorKind, submittedAt: String) -> JobStatus {
-        JobStatus(id: id, state: .pending, workflow: manifest.workflowName, owner: owner, queue: queue,
-                  priority: manifest.priority, description: manifest.description, submittedAt: submittedAt,
-                  steps: manifest.resolvedSteps.map { StepStatus(name: $0.name) },
-                  executor: ExecutorInfo(kind: executor))
+        var status = JobStatus(id: id, state: .pending, workflow: manifest.workflowName, owner: owner, queue: queue,
+                               priority: manifest.priority, description: manifest.description, submittedAt: submittedAt,
+                               steps: manifest.resolvedSteps.map { StepStatus(name: $0.name) },
+                               executor: ExecutorInfo(kind: executor))
+        status.group = manifest.group
+        return status
     }
 }

@@ -6,8 +6,10 @@ public struct Rejection: Codable, Sendable, Equatable {
         public var column: Int?
         public var path: String?
         public var message: String
+        /// Set when the problem is in another file than the one dropped (a group's sample sheet).
+        public var file: String?
         public init(_ d: Diagnostic) {
-            line = d.line; column = d.column; path = d.path.isEmpty ? nil : d.path; message = d.message
+            line = d.line; column = d.column; path = d.path.isEmpty ? nil : d.path; message = d.message; file = d.file
         }
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -15,6 +17,7 @@ public struct Rejection: Codable, Sendable, Equatable {
             try c.encode(column, forKey: .column)
             try c.encode(path, forKey: .path)
             try c.encode(message, forKey: .message)
+            try c.encodeIfPresent(file, forKey: .file)
         }
     }
 
@@ -40,7 +43,7 @@ public struct Rejection: Codable, Sendable, Equatable {
     /// `file:line:col: path: message` lines, for people.
     public var formatted: String {
         if errors.isEmpty { return "\(file): \(reason)" }
-        return errors.map { Diagnostic(line: $0.line, column: $0.column, path: $0.path ?? "", message: $0.message).formatted(file: file) }
+        return errors.map { Diagnostic(line: $0.line, column: $0.column, path: $0.path ?? "", message: $0.message, file: $0.file).formatted(file: file) }
             .joined(separator: "\n")
     }
 }

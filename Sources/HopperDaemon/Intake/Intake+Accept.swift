@@ -14,6 +14,7 @@ extension Intake {
 
     /// Stages, makes durable, commits by rename, indexes. Returns the committed jobs.
     func commit(_ jobs: inout [Accepted]) -> [AcceptedJob] {
+        committedFiles = 0
         guard !jobs.isEmpty else { return [] }
         let bulk = jobs.count >= settings.syncfsThreshold && syncfsWorks
         var ready: [Accepted] = []
@@ -27,6 +28,11 @@ extension Intake {
                 // fsync below, or the batch's syncfs) and the renames (directory fsyncs). A
                 // status.json torn by a power cut is written anew from the manifest at start-up
                 // (Recovery), so two journal commits per accepted file are saved.
+                if let plan = job.group {
+                    try stageGroup(job, plan)
+                    ready.append(job)
+                    continue
+                }
                 let staged = JobFolder(id: job.id, path: job.staging)
                 try FileOps.writeNew(staged.status, try JSON.pretty(job.status))
                 try FileOps.writeNew(staged.events, try JSON.line(accepted))
@@ -99,6 +105,13 @@ extension Intake {
                 logger.error("intake.fsync_failed", metadata: ["path": "\(folder)", "error": "\(error)"])
             }
         }
+        committedFiles = committed.count
+        let groups = committed.filter { $0.group != nil }
+        committed.removeAll { $0.group != nil }
+        var children: [AcceptedJob] = []
+        for job in groups {
+            if let plan = job.group { children += finishGroup(job, plan) }
+        }
         do {
             var plans: [String: String] = [:]
             for job in committed { plans[job.id] = Plan.encode(job.manifest) }
@@ -113,7 +126,7 @@ extension Intake {
                 "job.workflow": "\(job.status.workflow ?? "-")",
             ])
         }
-        return committed.map { AcceptedJob(id: $0.id, status: $0.status, uid: $0.uid, manifest: $0.manifest) }
+        return committed.map { AcceptedJob(id: $0.id, status: $0.status, uid: $0.uid, manifest: $0.manifest) } + children
     }
 
     /// A drop on NFS, SMB or FUSE, where rename without replacing is link(2) then unlink(2)

@@ -53,6 +53,12 @@ public struct IntakeSettings: Sendable {
     public var allowUsers: Set<String> = []
     /// These users may not submit jobs.
     public var denyUsers: Set<String> = []
+    /// A group (`foreach:`) with more rows than this is rejected (max_group_size).
+    public var maxGroupSize: Int = 10_000
+    /// A group's sample sheet over this many bytes is rejected.
+    public var maxSheetSize: Int = 64 << 20
+    /// Members may make their jobs wait for anyone's (`after:`); others only for their own.
+    public var adminGroup: String?
     public init() {}
 
     /// Why a job manifest owned by `uid` is refused, or nil.
@@ -118,6 +124,8 @@ public final class Intake {
     /// The same entries by path, with what to do, for the heartbeat's `problems`.
     var stuck: [String: String] = [:]
     var stuckChanged = false
+    /// How many dropped files the last commit accepted (a group is one file, many jobs).
+    var committedFiles = 0
 
     struct FileKey: Hashable {
         var device: UInt64
@@ -154,6 +162,8 @@ public final class Intake {
         let fd: Int32
         let manifest: JobManifest
         var staging: String = ""
+        /// Set for a group (`foreach:`): its children and sheet.
+        var group: GroupPlan?
     }
 
     struct Rejected {
@@ -189,12 +199,13 @@ public final class Intake {
             case .control(let c):
                 result.controls.append(c)
             case .accept(var a):
-                if batchIDs.contains(a.id) {
+                let ids = [a.id] + (a.group?.children.map(\.id) ?? [])
+                if let taken = ids.first(where: { batchIDs.contains($0) }) {
                     Glibc.close(a.fd)
-                    rejected.append(duplicate(candidate, id: a.id))
+                    rejected.append(duplicate(candidate, id: taken))
                     continue
                 }
-                batchIDs.insert(a.id)
+                batchIDs.formUnion(ids)
                 a.staging = layout.staging + "/" + a.id
                 accepted.append(a)
             }
@@ -203,18 +214,22 @@ public final class Intake {
         if !accepted.isEmpty {
             // A store that fails: the outbox check below still refuses existing ids, and the
             // heartbeat pauses intake after this batch.
-            let known = store.logged("existing", logger: logger) { try $0.existing(accepted.map(\.id)) } ?? []
+            let all = accepted.flatMap { [$0.id] + ($0.group?.children.map(\.id) ?? []) }
+            let known = store.logged("existing", logger: logger) { try $0.existing(all) } ?? []
+            let groups = store.logged("groups", logger: logger) { try $0.existingGroups(all) } ?? []
             accepted.removeAll { a in
-                if known.contains(a.id) || FileOps.exists(layout.job(a.id)) {
+                let ids = [a.id] + (a.group?.children.map(\.id) ?? [])
+                if let taken = ids.first(where: { known.contains($0) || groups.contains($0) || FileOps.exists(layout.job($0)) }) {
                     Glibc.close(a.fd)
-                    rejected.append(duplicate(a.candidate, id: a.id))
+                    rejected.append(duplicate(a.candidate, id: taken))
                     return true
                 }
                 return false
             }
+            checkDependencies(&accepted, &rejected)
         }
         result.accepted = commit(&accepted)
-        counts.accepted = result.accepted.count
+        counts.accepted = committedFiles
         counts.deferred = accepted.count - counts.accepted
         counts.rejected = reject(rejected)
         if stuckChanged {
@@ -308,6 +323,8 @@ public final class Intake {
         case .success(.control(let request)):
             Glibc.close(fd)
             return .control(ControlDrop(candidate: c, request: request, uid: st.st_uid, gid: st.st_gid))
+        case .success(.group(let draft)):
+            return examineGroup(c, draft, st: st, fd: fd, stem: stem)
         case .success(.job(let manifest)):
             if manifest.resolvedSteps.count > settings.maxSteps {
                 Glibc.close(fd)

@@ -8,6 +8,9 @@
 //      or torn is written anew (state pending) from its manifest.
 //   3. The store is reconciled with the outbox: ids in the outbox but not in the store are
 //      indexed from their status.json; ids in the store without an outbox folder are dropped.
+//   3a. A group committed but not indexed (a crash between its commit and its store
+//      transaction): every child its manifest and sheet copy derive that is missing is
+//      created, and the group is indexed with all its children (Intake+Group).
 //   4. Temporary files of interrupted atomic writes (`.<name>.tmp`) in `rejected/` are removed.
 import HopperCore
 import HopperStore
@@ -22,6 +25,7 @@ public struct RecoveryReport: Sendable, Equatable {
     public var rewrittenStatus = 0
     public var indexed = 0
     public var unindexed = 0
+    public var groupsRecovered = 0
 }
 
 public enum Recovery {
@@ -54,8 +58,20 @@ public enum Recovery {
             try FileOps.fsyncDirectory(layout.outbox)
         }
 
-        let onDisk = Set(try FileOps.listDirectory(layout.outbox).filter { Names.isValid($0) && FileOps.isDirectory(layout.job($0)) })
-        let indexed = try store.allIDs()
+        var onDisk = Set(try FileOps.listDirectory(layout.outbox).filter { Names.isValid($0) && FileOps.isDirectory(layout.job($0)) })
+        var indexed = try store.allIDs()
+        var groups = try store.allGroupIDs()
+        for id in onDisk.subtracting(indexed).subtracting(groups).sorted() {
+            if try recoverGroup(id, layout: layout, store: store, catalog: catalog, settings: settings, logger: logger) {
+                report.groupsRecovered += 1
+                groups.insert(id)
+            }
+        }
+        if report.groupsRecovered > 0 {
+            onDisk = Set(try FileOps.listDirectory(layout.outbox).filter { Names.isValid($0) && FileOps.isDirectory(layout.job($0)) })
+            indexed = try store.allIDs()
+        }
+        onDisk.subtract(groups)
         var records: [JobRecord] = []
         for id in onDisk.subtracting(indexed).union(touched) {
             if let record = try reindex(id: id, layout: layout, catalog: catalog, settings: settings, logger: logger, report: &report) {
@@ -76,7 +92,7 @@ public enum Recovery {
         try store.insert(records)
         report.indexed = records.count
         // Rows of jobs whose outbox entry retention removed stay: they keep the id taken.
-        let gone = Array(indexed.subtracting(onDisk).subtracting(try store.expiredOutboxIDs()))
+        let gone = Array(indexed.subtracting(onDisk).subtracting(try store.expiredOutboxIDs()).subtracting(groups))
         try store.delete(ids: gone)
         report.unindexed = gone.count
 
@@ -85,6 +101,45 @@ public enum Recovery {
             unlink(layout.rejected + "/" + name)
         }
         return report
+    }
+
+    /// `outbox/<id>/` is a group not yet indexed: create its missing children, index it with
+    /// them. False when it is not a group.
+    static func recoverGroup(_ id: String, layout: SpoolLayout, store: JobStore, catalog: WorkflowCatalog?,
+                             settings: IntakeSettings, logger: Logger) throws -> Bool {
+        let folder = layout.folder(id)
+        guard let st = try FileOps.lstat(folder.manifest) else { return false }
+        // silent: an unreadable manifest is not recovered as a group; reindex reports it.
+        let bytes = (try? FileOps.readFile(folder.manifest, limit: settings.maxManifestSize)) ?? []
+        guard case .success(.group(let draft)) = ManifestParser.parse(bytes, fileName: "manifest.yaml", catalog: catalog) else { return false }
+        var sheetBytes: [UInt8]?
+        if let name = draft.sheetName { sheetBytes = try FileOps.readFile(folder.sheet(name), limit: settings.maxSheetSize + 1) }
+        // silent: a torn status.json is made anew below from the manifest's owner and mtime.
+        let old = (try? FileOps.readFile(folder.status)).flatMap { try? JSON.decode(GroupStatus.self, from: $0) }
+        let owner = old?.owner ?? Accounts.userName(st.st_uid)
+        let submitted = old?.submittedAt ?? Timestamp.rfc3339(Double(st.st_mtim.tv_sec))
+        let expanded = Intake.expand(draft, sheetBytes: sheetBytes, sheetName: draft.sheetName ?? id + ".yaml",
+                                     manifestName: id + ".yaml", groupID: id, catalog: catalog,
+                                     defaultWorkflow: nil, maxSize: Int.max)
+        guard case .success(let children) = expanded else {
+            logger.error("recovery.group_invalid", metadata: ["group.id": "\(id)"])
+            return false
+        }
+        var status = old ?? GroupStatus(id: id, workflow: draft.workflowName, owner: owner, queue: "default", priority: draft.priority,
+                                        description: draft.description, samplesheet: draft.sheetName.map { JobFolder.sheetName + "/" + $0 },
+                                        after: draft.after, submittedAt: submitted, children: children.map(\.id))
+        status.children = children.map(\.id)
+        if old == nil { try FileOps.writeAtomically(folder.status, try JSON.pretty(status)) }
+        let statuses = try Intake.createChildren(children, of: status, uid: st.st_uid, layout: layout,
+                                                 executor: { $0.executor ?? settings.defaultExecutor }, owners: settings.owners)
+        try FileOps.syncFileSystem(of: layout.outbox)
+        try FileOps.fsyncDirectory(layout.outbox)
+        var plans: [String: String] = [:]
+        for child in children { plans[child.id] = Plan.encode(child.manifest) }
+        let record = GroupRecord(id: id, owner: owner, uid: Int64(st.st_uid), queue: status.queue, submittedAt: submitted, size: children.count)
+        try store.insertGroup(record, children: statuses.map { JobRecord(status: $0, uid: Int64(st.st_uid)) }, plans: plans)
+        logger.notice("group.children_created", metadata: ["group.id": "\(id)", "group.children": "\(children.count)"])
+        return true
     }
 
     /// Moves a non-regular `manifest.yaml` out of staging into `rejected/<id>.yaml` (or

@@ -78,6 +78,8 @@ public actor Scheduler {
     private var accepting = true
     /// Jobs held back by `wait_for` (see WaitFor.swift; WaitForService looks at their paths).
     var waitList: [String: WaitEntry] = [:]
+    /// Jobs held back by `after:` (see Dependencies.swift).
+    var blocked: [String: BlockedEntry] = [:]
     /// For jobs just accepted: their status and plan, so the runner need not read them back.
     /// Kept beside the queue, not in it: a queued job is small and cheap to move. Bounded
     /// (`initialsLimit`): with a backlog, the jobs beyond it read theirs back when they start
@@ -112,9 +114,18 @@ public actor Scheduler {
         for bucket in store.logged("buckets", logger: logger, { try $0.buckets(in: .pending) }) ?? [] {
             queue.addStored(priority: bucket.priority, owner: bucket.owner, count: bucket.count)
         }
-        // Only these can have a wait_for to honour: the others' plans are not read at start-up.
+        // Only these can have an after: or a wait_for to honour: the others' plans are not read at start-up.
+        let dependants = store.logged("ids", logger: logger) { try $0.ids(inStates: [.pending, .waiting], withPlanKey: "after") } ?? []
+        for id in dependants.sorted() {
+            guard let record = store.logged("job", job: id, logger: logger, { try $0.job(id: id) }) ?? nil,
+                  let text = store.logged("plan", job: id, logger: logger, { try $0.plan(id: id) }) ?? nil,
+                  let plan = Plan.decode(text), let status = JobRunner.readStatus(layout, id) else { continue }
+            let queued = QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq())
+            if record.state == .pending { queue.discount(1) }   // counted in its bucket above
+            holdForDependencies(queued, manifest: plan, submittedAt: status.submittedAt, marked: record.state == .waiting)
+        }
         let waiting = store.logged("ids", logger: logger) { try $0.ids(inStates: [.pending, .waiting], withPlanKey: "wait_for") } ?? []
-        for id in waiting.sorted() {
+        for id in waiting.subtracting(dependants).sorted() {
             guard let record = store.logged("job", job: id, logger: logger, { try $0.job(id: id) }) ?? nil else { continue }
             let queued = QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq())
             if let (wait, submitted) = pendingWait(id, state: record.state) {
@@ -125,6 +136,7 @@ public actor Scheduler {
             }
         }
         logger.info("scheduler.loaded", metadata: ["jobs.pending": "\(queue.total)", "jobs.adopted": "\(running.count)"])
+        checkDependencies()
         pump()
     }
 
@@ -134,13 +146,16 @@ public actor Scheduler {
             let queued = QueuedJob(id: job.id, owner: job.status.owner, queue: job.status.queue,
                                    priority: job.status.priority, seq: nextSeq())
             if initials.count < initialsLimit { initials[job.id] = (job.status, job.manifest) }
-            if let wait = job.manifest.waitFor {
+            if job.manifest.after?.isEmpty == false {
+                holdForDependencies(queued, manifest: job.manifest, submittedAt: job.status.submittedAt, marked: false)
+            } else if let wait = job.manifest.waitFor {
                 holdForWait(queued, wait: wait, submittedAt: job.status.submittedAt, marked: false)
             } else {
                 // A job whose insert into the store failed is known to memory alone.
                 enqueue(queued, inStore: store.problem == nil)
             }
         }
+        checkDependencies()
         pump()
     }
 
@@ -182,7 +197,7 @@ public actor Scheduler {
     /// A cancel of a job that has not started: taken off the wait list or the queue (or only
     /// uncounted, when the store alone held it). True when it was waiting or pending.
     private func cancelQueued(_ id: String, state: JobState) -> Bool {
-        let wasWaiting = stopWaiting(id)
+        let wasWaiting = stopWaiting(id) || stopBlocking(id)
         let wasQueued = removePending(id) != nil
         if !wasWaiting && !wasQueued && state == .pending { queue.remove(id, stored: true) }
         return wasWaiting || wasQueued || state == .pending || state == .waiting
@@ -192,7 +207,7 @@ public actor Scheduler {
     /// store still lists as pending but whose status.json says otherwise (the store missed an
     /// update while it failed) is not started again, and the store is corrected.
     private func refill(_ priority: Int, _ owner: String) {
-        let excluded = Set(running.keys).union(waitList.keys)
+        let excluded = Set(running.keys).union(waitList.keys).union(blocked.keys)
         let limit = queue.window
         guard let records = store.logged("bucket", logger: logger, {
             try $0.bucket(.pending, priority: priority, owner: owner, limit: limit, excluding: excluded)
@@ -266,6 +281,7 @@ public actor Scheduler {
         runningByQueue[job.queue, default: 1] -= 1
         if runningByQueue[job.queue] == 0 { runningByQueue[job.queue] = nil }
         notifyFinished(job.id, manifest: manifest)
+        checkDependencies()
         pump()
     }
 
@@ -278,6 +294,9 @@ public actor Scheduler {
         let found = store.logged("job", job: id, logger: logger) { try $0.job(id: id) }
         guard let found else { return "the daemon cannot read its store just now; drop the request again later" }
         guard let record = found else {
+            if let group = store.logged("group", job: id, logger: logger, { try $0.group(id: id) }) ?? nil {
+                return await applyToGroup(drop, group: group)
+            }
             return "job \(id) does not exist"
         }
         if let refusal = authorize(drop, owner: record) { return refusal }
@@ -298,7 +317,7 @@ public actor Scheduler {
             }
         case .retry:
             JobRunner.requeue(id: id, layout: layout, store: store, steps: nil, action: .retry, by: requester(drop), logger: logger)
-            enqueue(QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq()))
+            admit(QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq()))
         case .rerun:
             if let names = request.steps, let status = JobRunner.readStatus(layout, id) {
                 let known = Set(status.steps.map(\.name))
@@ -316,13 +335,24 @@ public actor Scheduler {
                     }
                 }
             }
-            enqueue(QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq()))
+            admit(QueuedJob(id: id, owner: record.owner, queue: record.queue, priority: record.priority, seq: nextSeq()))
         case .clean:
             await JobRunner.clean(id: id, layout: layout, by: requester(drop), logger: logger)
         }
         logger.notice("request.honoured", metadata: ["job.id": "\(id)", "request.action": "\(action)", "request.by": "\(requester(drop))"])
+        checkDependencies()
         pump()
         return nil
+    }
+
+    /// A retried or rerun job: held back again by its `after:` (if any), else queued.
+    private func admit(_ job: QueuedJob) {
+        if let text = store.logged("plan", job: job.id, logger: logger, { try $0.plan(id: job.id) }) ?? nil,
+           let plan = Plan.decode(text), plan.after?.isEmpty == false, let status = JobRunner.readStatus(layout, job.id) {
+            holdForDependencies(job, manifest: plan, submittedAt: status.submittedAt, marked: false)
+            return
+        }
+        enqueue(job)
     }
 
     func requester(_ drop: ControlDrop) -> String { Accounts.userName(drop.uid) }

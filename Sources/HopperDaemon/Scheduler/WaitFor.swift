@@ -170,6 +170,7 @@ struct WaitForService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await scheduler.checkWaiting()
+                await scheduler.checkDependencies()
                 try? await Task.sleep(for: pause)   // silent: cancelled means the daemon is stopping
             }
         }

@@ -35,6 +35,10 @@ extension Hopper {
         @Option(help: ArgumentHelp("Only jobs of this queue.", valueName: "queue"), completion: Completions.queues)
         var queue: String?
 
+        @Option(help: ArgumentHelp("The jobs of this group (without it, a group is one line, marked `group` in REASON).", valueName: "group"),
+                completion: Completions.jobIDs)
+        var group: String?
+
         @Option(help: ArgumentHelp("Only jobs submitted within this long (e.g. 2h, 7d) or since this time (RFC 3339).", valueName: "when"))
         var since: String?
 
@@ -84,8 +88,9 @@ extension Hopper {
 
         func run() async throws {
             let spool = try spoolOptions.resolve()
-            let filter = Filter(states: try states(), owner: owner, queue: queue,
+            var filter = Filter(states: try states(), owner: owner, queue: queue,
                                 since: since.flatMap { Self.sinceTimestamp($0) })
+            filter.group = group
             let wanted = limit ?? Self.defaultLimit
             // One more than shown: whether the limit cut the list.
             let fetch = wanted == 0 ? nil : wanted + 1
@@ -93,7 +98,14 @@ extension Hopper {
             let cut = fetch != nil && jobs.count > wanted
             if cut { jobs.removeLast(jobs.count - wanted) }
             let capacity = jobs.contains { $0.state == .pending } ? Capacity(spool) : nil
-            let rows = jobs.map { Row(record: $0.record, status: $0.status, capacity: capacity) }
+            let rows = jobs.map { job in
+                var row = Row(record: job.record, status: job.status, capacity: capacity)
+                if let g = job.groupStatus {
+                    row.isGroup = true
+                    row.reason = Row.groupReason(g)
+                }
+                return row
+            }
 
             if json {
                 for row in rows { Console.out(bytes: try JSON.line(row)) }
@@ -143,8 +155,10 @@ extension Hopper.List {
         var owner: String?
         var queue: String?
         var since: String?
+        var group: String?
 
         func matches(_ s: JobStatus) -> Bool {
+            if let group, s.group != group { return false }
             if !states.isEmpty && !states.contains(s.state) { return false }
             if let owner, s.owner != owner { return false }
             if let queue, s.queue != queue { return false }
@@ -158,6 +172,17 @@ extension Hopper.List {
         var record: JobRecord
         var status: JobStatus?
         var reason: String?
+        /// A group's line (its children are listed by `--group`).
+        var isGroup = false
+
+        /// `group of 24 jobs: 20 completed, 4 running`
+        static func groupReason(_ g: GroupStatus) -> String {
+            let counts = JobState.allCases.compactMap { s -> String? in
+                let n = g.counts[s.rawValue] ?? 0
+                return n > 0 ? "\(n) \(s.rawValue)" : nil
+            }
+            return "group of \(g.children.count) jobs: " + counts.joined(separator: ", ")
+        }
 
         init(record: JobRecord, status: JobStatus?, capacity: Capacity?) {
             self.record = record
@@ -206,7 +231,7 @@ extension Hopper.List {
         enum CodingKeys: String, CodingKey {
             case id, state, queue, owner, uid, priority, workflow, description
             case submittedAt = "submitted_at", updatedAt = "updated_at", startedAt = "started_at", finishedAt = "finished_at"
-            case elapsedSeconds = "elapsed_seconds", progress, currentStep = "current_step", reason
+            case elapsedSeconds = "elapsed_seconds", progress, currentStep = "current_step", reason, kind, group
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -227,6 +252,8 @@ extension Hopper.List {
             try c.encode(progress, forKey: .progress)
             try c.encode(status?.currentStep, forKey: .currentStep)
             try c.encode(reason, forKey: .reason)
+            try c.encode(isGroup ? "group" : "job", forKey: .kind)
+            try c.encode(record.group, forKey: .group)
         }
     }
 
@@ -276,6 +303,7 @@ extension Hopper.List {
         struct Job {
             var record: JobRecord
             var status: JobStatus?
+            var groupStatus: GroupStatus?
             var state: JobState { status?.state ?? record.state }
         }
 
@@ -284,10 +312,34 @@ extension Hopper.List {
             // silent: no store here (another host, no daemon yet): the outbox has the same answer.
             if let store = try? JobStore(readOnlyPath: layout.database),
                let rows = try? store.list(states: filter.states, owner: filter.owner, queue: filter.queue,
-                                          since: filter.since, limit: limit) {   // silent: as above
-                return rows.map { Job(record: $0, status: statuses ? readStatus($0.id) : nil) }
+                                          since: filter.since, limit: limit, group: filter.group,
+                                          topLevel: filter.group == nil && statuses) {   // silent: as above
+                let jobs = rows.map { Job(record: $0, status: statuses ? readStatus($0.id) : nil) }
+                guard filter.group == nil && statuses else { return jobs }
+                // silent: a store without groups (older daemon) lists none.
+                let groups = (try? store.groups(owner: filter.owner, queue: filter.queue, since: filter.since, limit: limit)) ?? []
+                return merge(jobs, groups.compactMap { groupJob($0, filter) }, limit: limit)
             }
             return scanOutbox(filter, limit: limit)
+        }
+
+        /// A group as a line of the list: its record and status stand for a job's.
+        func groupJob(_ g: GroupRecord, _ filter: Filter) -> Job? {
+            // silent: a group whose status cannot be read is left out until it can.
+            guard let bytes = try? FileOps.readFile(layout.status(g.id)), let status = try? JSON.decode(GroupStatus.self, from: bytes) else { return nil }
+            if !filter.states.isEmpty && !filter.states.contains(status.state) { return nil }
+            let record = JobRecord(id: g.id, state: status.state, queue: g.queue, owner: g.owner, uid: g.uid, priority: status.priority,
+                                   workflow: status.workflow, description: status.description, submittedAt: g.submittedAt,
+                                   updatedAt: status.updatedAt)
+            var job = Job(record: record, status: Hopper.Wait.asJob(status))
+            job.groupStatus = status
+            return job
+        }
+
+        func merge(_ jobs: [Job], _ groups: [Job], limit: Int?) -> [Job] {
+            guard !groups.isEmpty else { return jobs }
+            let all = (jobs + groups).sorted { ($0.record.submittedAt, $0.record.id) > ($1.record.submittedAt, $1.record.id) }
+            return limit.map { Array(all.prefix($0)) } ?? all
         }
 
         func readStatus(_ id: String) -> JobStatus? {

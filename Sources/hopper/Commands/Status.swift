@@ -25,6 +25,10 @@ extension Hopper {
             guard let bytes = try? FileOps.readFile(layout.status(id)) else {
                 throw CLIError(whereabouts(id, layout))
             }
+            if GroupStatus.isGroup(bytes) {
+                try showGroup(bytes, layout)
+                return
+            }
             let decoded: Result<JobStatus, any Error>
             do { decoded = .success(try JSON.decode(JobStatus.self, from: bytes)) } catch { decoded = .failure(error) }
             if case .success(let s) = decoded, !s.state.isTerminal {
@@ -80,6 +84,61 @@ extension Hopper {
 
 extension Hopper.Status {
     static let tailLines = 10
+
+    /// A group: its state and counts, then one line per child that is not completed (or all
+    /// children, when there are 50 or fewer).
+    func showGroup(_ bytes: [UInt8], _ layout: SpoolLayout) throws {
+        let g: GroupStatus
+        do { g = try JSON.decode(GroupStatus.self, from: bytes) } catch {
+            throw CLIError("\(layout.status(id)) is not a valid group status file: \(error)")
+        }
+        if !g.state.isTerminal {
+            var watch = DaemonWatch(layout)
+            watch.warn()
+        }
+        if json {
+            Console.out(bytes: bytes)
+            return
+        }
+        print(Self.renderGroup(g, layout))
+    }
+
+    static func renderGroup(_ g: GroupStatus, _ layout: SpoolLayout) -> String {
+        var lines: [String] = []
+        let pct = Int((g.progress * 100).rounded())
+        lines.append("\(g.id)  group  \(g.state.rawValue)  \(pct)% of \(g.children.count) jobs ended")
+        if let d = g.description { lines.append("  description  \(d)") }
+        lines.append("  workflow     \(g.workflow ?? "(inline steps)")")
+        lines.append("  owner        \(g.owner)    queue \(g.queue)    priority \(g.priority)")
+        lines.append("  submitted    \(HumanFormat.localTime(g.submittedAt))")
+        if let sheet = g.samplesheet { lines.append("  samplesheet  \(layout.job(g.id))/\(sheet)") }
+        if let after = g.after, !after.isEmpty { lines.append("  after        \(after.joined(separator: ", "))") }
+        if let t = g.finishedAt { lines.append("  finished     \(HumanFormat.localTime(t))") }
+        let counts = JobState.allCases.compactMap { s -> String? in
+            let n = g.counts[s.rawValue] ?? 0
+            return n > 0 ? "\(n) \(s.rawValue)" : nil
+        }
+        lines.append("  jobs         " + counts.joined(separator: ", "))
+        let all = g.children.count <= 50
+        var shown = 0
+        var listed: [String] = []
+        for child in g.children {
+            guard let status = layout.folder(child).readStatus() else { continue }
+            if !all && status.state == .completed { continue }
+            shown += 1
+            if shown > 50 { break }
+            var line = "    \(child.padding(24))\(status.state.rawValue.padding(10))"
+            if let e = status.error { line += e.message }
+            else if let w = status.waitingFor, !w.isEmpty { line += w.joined(separator: "; ") }
+            else if let step = status.currentStep { line += step }
+            listed.append(line)
+        }
+        if !listed.isEmpty {
+            lines.append(all ? "  children" : "  children not completed (hopper ls --group \(g.id) for all)")
+            lines += listed
+        }
+        return lines.joined(separator: "\n")
+    }
 
     /// The failing step's last lines, and the command for the rest; nil when it has no log.
     func failedLogTail(_ s: JobStatus, _ layout: SpoolLayout) -> String? {

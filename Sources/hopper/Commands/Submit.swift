@@ -44,6 +44,9 @@ extension Hopper {
         @Option(help: ArgumentHelp("The workflow (overrides the manifest's; with no file, submits a job of it).", valueName: "name"))
         var workflow: String?
 
+        @Option(help: ArgumentHelp("Make the manifest a group: one job per row of this sample sheet (CSV, TSV, Illumina SampleSheet.csv).", valueName: "sheet"))
+        var foreach: String?
+
         static let auto = "auto"
 
         func validate() throws {
@@ -76,6 +79,8 @@ extension Hopper {
             var source: String
             var id: String
             var bytes: [UInt8]
+            /// Its `after:`: a job of this same command it names is dropped first and waited for.
+            var after: [String] = []
         }
 
         func run() async throws {
@@ -98,7 +103,12 @@ extension Hopper {
                 }
             }
             if bad > 0 { throw CLIError("\(bad) of \(sources.count) manifests are not right; nothing was submitted") }
+            var dropped = Set<String>()
             for job in prepared {
+                for dep in job.after where dropped.contains(dep) {
+                    try await waitAccepted(dep, layout: spool.layout)
+                }
+                dropped.insert(job.id)
                 do {
                     try dropFile(job.bytes, named: job.id + ".yaml", into: folder)
                 } catch {
@@ -152,6 +162,7 @@ extension Hopper {
             bytes = try edited(bytes, label: label, spool: spool)
 
             let queueWorkflow = spool.config.queue(named: queue ?? "default")?.workflow
+            var after: [String] = []
             switch ManifestParser.parse(bytes, fileName: name, catalog: catalog, defaultWorkflow: queueWorkflow) {
             case .failure(let error):
                 Console.err(error.formatted + "\n")
@@ -159,9 +170,28 @@ extension Hopper {
             case .success(.control):
                 throw CLIError("\(label) is a control request; use `hopper cancel|retry|rerun|clean`")
             case .success(.job(let manifest)):
-                if manifest.waitFor == nil { try checkInputs(manifest.inputs, label: label, spool: spool) }
+                if manifest.waitFor == nil && manifest.after == nil { try checkInputs(manifest.inputs, label: label, spool: spool) }
+                after = manifest.after ?? []
+            case .success(.group(let draft)):
+                after = draft.after ?? []
+                let checked = GroupCheck.expand(draft, file: name, id: jobID, catalog: catalog, spoolRoot: spool.layout.root,
+                                                defaultWorkflow: queueWorkflow, maxSize: spool.config.maxGroupSize)
+                if case .failure(let error) = checked {
+                    Console.err(error.formatted + "\n")
+                    throw CLIError("\(label) is not a valid group" + (files.count > 1 ? "" : "; nothing was submitted"))
+                }
             }
-            return Prepared(source: source, id: jobID, bytes: bytes)
+            return Prepared(source: source, id: jobID, bytes: bytes, after: after)
+        }
+
+        /// A job of this command that a later one waits for must be accepted first (the daemon
+        /// refuses `after:` naming a job it does not know): waits up to a minute for its folder.
+        func waitAccepted(_ id: String, layout: SpoolLayout) async throws {
+            for _ in 0..<1200 {
+                if FileOps.exists(layout.job(id)) { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw CLIError("job \(id) was dropped but not accepted within a minute (is the daemon running? `hopper status \(id)`); the jobs after it were not submitted")
         }
 
         /// The id: --id, else the stem; with --id auto the first free of stem, stem-2, stem-3, ….
@@ -206,6 +236,15 @@ extension Hopper {
             guard root.pairs != nil else { return bytes }
             var changed = false
             if let workflow { ManifestEdit.set(&root, "workflow", ManifestEdit.plain(workflow)); changed = true }
+            if let foreach {
+                ManifestEdit.set(&root, section: "foreach", key: "samplesheet", value: ManifestEdit.string(FileOps.absolute(foreach)))
+                changed = true
+            } else if let sheet = root["foreach"]?["samplesheet"]?.scalar, !sheet.hasPrefix("/"),
+                      FileOps.exists(FileOps.resolve(sheet, against: FileOps.absolute("."))) {
+                // A sheet beside the manifest, as `hopper validate` finds it: the daemon gets its absolute path.
+                ManifestEdit.set(&root, section: "foreach", key: "samplesheet", value: ManifestEdit.string(FileOps.absolute(sheet)))
+                changed = true
+            }
             for p in params {
                 let (name, value) = try Self.pair(p, "--param")
                 ManifestEdit.set(&root, section: "params", key: name, value: ManifestEdit.plain(value))

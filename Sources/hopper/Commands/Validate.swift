@@ -58,6 +58,18 @@ extension Hopper {
                     bad += 1
                 case .success(.control(let request)):
                     if !quiet { print("\(file): ok (control request: \(request.action.rawValue) \(request.job))") }
+                case .success(.group(let draft)):
+                    let stem = DropNames.stem(of: name)
+                    let maxSize = resolved?.config.maxGroupSize ?? 10_000
+                    switch GroupCheck.expand(draft, file: file, id: stem, catalog: catalog, spoolRoot: resolved?.layout.root,
+                                             defaultWorkflow: queueWorkflow, maxSize: maxSize) {
+                    case .failure(let error):
+                        print(error.formatted)
+                        bad += 1
+                    case .success(let children):
+                        let what = draft.workflowName.map { "workflow \($0)" } ?? "inline steps"
+                        if !quiet { print("\(file): ok (group \(stem), \(children.count) job\(children.count == 1 ? "" : "s"), \(what))") }
+                    }
                 case .success(.job(let job)):
                     let stem = DropNames.stem(of: name)
                     if let problem = Names.jobIDProblem(stem) {

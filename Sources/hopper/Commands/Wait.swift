@@ -108,10 +108,30 @@ extension Hopper {
             if !allCompleted { throw ExitCode(1) }
         }
 
+        /// A group stands for one job here: its state, its share of ended children, and for a
+        /// group that did not complete, its counts as the error ("2 failed, 1 cancelled of 24 jobs").
+        static func asJob(_ g: GroupStatus) -> JobStatus {
+            var s = JobStatus(id: g.id, state: g.state, workflow: g.workflow, owner: g.owner, queue: g.queue, priority: g.priority,
+                              description: g.description, submittedAt: g.submittedAt, steps: [], executor: ExecutorInfo(kind: .local))
+            s.progress = g.progress
+            s.finishedAt = g.finishedAt
+            s.startedAt = g.state == .pending ? nil : g.submittedAt
+            if g.state == .failed || g.state == .cancelled {
+                let failed = g.counts[JobState.failed.rawValue] ?? 0
+                let cancelled = g.counts[JobState.cancelled.rawValue] ?? 0
+                s.error = JobErrorInfo(step: nil, message: "group: \(failed) failed, \(cancelled) cancelled of \(g.children.count) jobs", exitCode: nil)
+            }
+            return s
+        }
+
         /// Exit status when --timeout passes: 124, as timeout(1); 1 is a job that did not complete.
         static let timedOutCode: Int32 = 124
 
         func locate(_ id: String, _ layout: SpoolLayout) -> Place {
+            if let bytes = try? FileOps.readFile(layout.status(id)), GroupStatus.isGroup(bytes),
+               let group = try? JSON.decode(GroupStatus.self, from: bytes) {
+                return .outbox(Self.asJob(group))
+            }
             if let bytes = try? FileOps.readFile(layout.status(id)),
                let status = try? JSON.decode(JobStatus.self, from: bytes) {
                 return .outbox(status)
