@@ -244,7 +244,12 @@ public final class JobStore: Sendable {
     public func existingGroups(_ ids: [String]) throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
         return try read { db in
-            Set(try String.fetchAll(db, GroupRecord.select(Column("id")).filter(ids.contains(Column("id")))))
+            var found = Set<String>()
+            for start in stride(from: 0, to: ids.count, by: 10_000) {
+                let slice = Array(ids[start..<min(start + 10_000, ids.count)])
+                found.formUnion(try String.fetchAll(db, GroupRecord.select(Column("id")).filter(slice.contains(Column("id")))))
+            }
+            return found
         }
     }
 
@@ -399,7 +404,13 @@ public final class JobStore: Sendable {
     public func existing(_ ids: [String]) throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
         return try read { db in
-            Set(try String.fetchAll(db, JobRecord.select(Column("id")).filter(ids.contains(Column("id")))))
+            // In slices: SQLite takes at most 32,766 parameters in a statement (a group's children).
+            var found = Set<String>()
+            for start in stride(from: 0, to: ids.count, by: 10_000) {
+                let slice = Array(ids[start..<min(start + 10_000, ids.count)])
+                found.formUnion(try String.fetchAll(db, JobRecord.select(Column("id")).filter(slice.contains(Column("id")))))
+            }
+            return found
         }
     }
 

@@ -33,6 +33,7 @@ import Testing
             switch document {
             case .job(let job): json = try encoder.encode(job)
             case .control(let request): json = try encoder.encode(request)
+            case .group(let draft): json = try encoder.encode(["group": draft.foreach.samplesheet ?? "rows"])
             }
             return String(decoding: json, as: UTF8.self).replacingOccurrences(of: workflows, with: "<workflows>") + "\n"
         }

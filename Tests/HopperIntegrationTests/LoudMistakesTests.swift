@@ -240,7 +240,7 @@ extension Integration {
             }
             #expect(objects.count == 4)
             let keys = ["id", "state", "queue", "owner", "uid", "priority", "workflow", "description", "submitted_at", "updated_at",
-                        "started_at", "finished_at", "elapsed_seconds", "progress", "current_step", "reason"]
+                        "started_at", "finished_at", "elapsed_seconds", "progress", "current_step", "reason", "kind", "group"]
             for object in objects { #expect(Set(object.keys) == Set(keys), "\(object)") }
             #expect(objects[0]["reason"] as? String == "waiting for a slot (1/1 running)")
             #expect(objects[0]["started_at"] is NSNull)

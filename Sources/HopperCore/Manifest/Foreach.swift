@@ -119,7 +119,7 @@ public enum GroupExpansion {
     public static func expand(_ draft: GroupDraft, table: SheetTable, sheetName: String, manifestName: String,
                               groupID: String, catalog: WorkflowCatalog?, defaultWorkflow: String? = nil,
                               maxSize: Int) -> Result<[GroupChild], ManifestError> {
-        var problems = Problems(manifest: manifestName, sheet: sheetName, inline: draft.foreach.rows != nil)
+        var problems = Problems(manifestName: manifestName, sheetName: sheetName, inline: draft.foreach.rows != nil)
         let spec = draft.foreach
         let keyColumn = spec.key ?? table.columns.first ?? ""
         let at = (line: spec.line, column: spec.column)
@@ -202,7 +202,7 @@ public enum GroupExpansion {
             for (key, value) in inputsNode?.pairs ?? [] {
                 guard let input = key.scalar else { continue }
                 declaredInputs.insert(input)
-                let pathNode = value.pairs == nil ? value : value["path"]
+                let pathNode: YAMLNode? = value.pairs == nil ? value : value["path"]
                 guard let text = pathNode?.scalar, text.contains("{") else { continue }
                 templates[input] = text
                 inputLines[input] = (line: key.line, column: key.column)
@@ -311,8 +311,8 @@ public enum GroupExpansion {
 
     /// The problems of an expansion: the manifest's own (reported once) and the rows'.
     struct Problems {
-        let manifest: String
-        let sheet: String
+        let manifestName: String
+        let sheetName: String
         let inline: Bool
         var list: [Diagnostic] = []
         var seen = Set<Diagnostic>()
@@ -323,7 +323,7 @@ public enum GroupExpansion {
 
         mutating func row(_ line: Int, _ label: String, _ path: String, _ message: String) {
             let where_ = path.isEmpty ? label : label + ": " + path
-            append(Diagnostic(line: line, path: where_, message: message, file: inline ? nil : sheet))
+            append(Diagnostic(line: line, path: where_, message: message, file: inline ? nil : sheetName))
         }
 
         mutating func add(_ d: Diagnostic, row line: Int, label: String) {
@@ -345,7 +345,7 @@ public enum GroupExpansion {
                 shown.removeLast(more)
                 shown.append(Diagnostic(message: "\(more) more problem\(more == 1 ? "" : "s") not shown"))
             }
-            return ManifestError(file: manifest, reason: "invalid group", diagnostics: shown)
+            return ManifestError(file: manifestName, reason: "invalid group", diagnostics: shown)
         }
     }
 }

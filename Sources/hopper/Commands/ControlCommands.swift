@@ -169,6 +169,14 @@ struct RequestOptions: ParsableArguments {
 
     func send(_ action: ControlAction, job id: String, steps: [String]?, spool: SpoolOptions.Resolved) async throws {
         let layout = spool.layout
+        // A group: the daemon applies the request to the jobs of it where it applies.
+        let isGroup = (try? FileOps.readFile(layout.status(id))).map { GroupStatus.isGroup($0) } ?? false
+        if !isGroup { try check(action, job: id, steps: steps, layout: layout) }
+        try await drop(action, job: id, steps: steps, layout: layout)
+    }
+
+    /// The checks the daemon would make, done here to answer at once.
+    func check(_ action: ControlAction, job id: String, steps: [String]?, layout: SpoolLayout) throws {
         let status = try loadJob(id, layout)
         if let refusal = action.refusal(job: id, state: status.state) { throw CLIError(refusal) }
         // Where this host sees the workspaces (runs/, or the config's scratch space) and the job's is gone.
@@ -182,6 +190,9 @@ struct RequestOptions: ParsableArguments {
                 throw CLIError("job \(id) has no step \(String(reflecting: step)); its steps are \(known.joined(separator: ", "))")
             }
         }
+    }
+
+    func drop(_ action: ControlAction, job id: String, steps: [String]?, layout: SpoolLayout) async throws {
 
         let millis = Int64((Timestamp.now() * 1000).rounded(.down))
         let name = "\(id).\(action.rawValue).\(millis).\(getpid()).yaml"
