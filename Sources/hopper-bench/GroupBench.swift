@@ -15,7 +15,7 @@ struct GroupBench: ParsableCommand {
         commandName: "group", abstract: "Accept a group of N rows (time), then run a group of M trivial jobs to the end.")
 
     @Option(help: "Rows of the group whose acceptance is timed.") var rows = 10_000
-    @Option(help: "Rows of the group run to the end (`run: true`).") var run = 1000
+    @Option(name: .customLong("run"), help: "Rows of the group run to the end (`run: true`).") var runRows = 1000
     @Option(help: "max_running for the run (default: the number of cores).") var maxRunning = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Where the temporary spools go.") var dir = "/tmp"
 
@@ -46,9 +46,9 @@ struct GroupBench: ParsableCommand {
 
     func run() throws {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        print("hopper \(HopperVersion.current) group benchmark: \(rows) rows accepted, \(run) rows run, max_running \(maxRunning), \(cores) cores")
+        print("hopper \(HopperVersion.current) group benchmark: \(rows) rows accepted, \(runRows) rows run, max_running \(maxRunning), \(cores) cores")
         // Acceptance: the children wait for a file that never comes, so nothing runs meanwhile.
-        let spool = try BenchSpool(in: dir, config: "max_running: 1\nmax_group_size: \(max(rows, run))\n")
+        let spool = try BenchSpool(in: dir, config: "max_running: 1\nmax_group_size: \(max(rows, runRows))\n")
         defer { spool.remove() }
         try sheet(spool.base + "/big.csv", rows: rows)
         sync()
@@ -76,7 +76,7 @@ struct GroupBench: ParsableCommand {
 
         let runner = try BenchSpool(in: dir, config: "max_running: \(maxRunning)\n")
         defer { runner.remove() }
-        try sheet(runner.base + "/run.csv", rows: run)
+        try sheet(runner.base + "/run.csv", rows: runRows)
         let t1 = now()
         drop(runner, id: "many", body: """
             foreach: {samplesheet: \(runner.base)/run.csv, key: sample}
@@ -88,7 +88,7 @@ struct GroupBench: ParsableCommand {
             state = groupState(runner, "many")
         }
         let took = now() - t1
-        print(String(format: "group of %d `run: true` jobs: %@ after %.1f s (%.1f jobs/s)", run, state ?? "?", took, Double(run) / took))
+        print(String(format: "group of %d `run: true` jobs: %@ after %.1f s (%.1f jobs/s)", runRows, state ?? "?", took, Double(runRows) / took))
         runner.stop()
     }
 }

@@ -234,7 +234,8 @@ extension Integration {
                 try spool.startDaemon()
                 #expect(eventually(timeout: 60) { (try? spool.groupStatus(id))?.children.count == 1000 && !FileOps.exists(spool.layout.inbox + "/\(id).yaml") })
                 #expect(eventually(timeout: 60) {
-                    ((try? JobStore(readOnlyPath: spool.layout.database))?.children(of: id).count ?? 0) == 1000
+                    let store = try? JobStore(readOnlyPath: spool.layout.database)
+                    return ((try? store?.children(of: id))??.count ?? 0) == 1000
                 })
                 let children = spool.outboxIDs().filter { $0.hasPrefix(id + ".") }
                 #expect(children.count == 1000, "round \(round): \(children.count) children")

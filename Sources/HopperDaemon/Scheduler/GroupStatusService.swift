@@ -17,8 +17,8 @@ struct GroupStatusService: Service {
 
     func run() async {
         let pause = Duration.milliseconds(Int64(interval * 1000))
-        var since = ""
         await cancelWhenGracefulShutdown {
+            var since = ""
             while !Task.isCancelled {
                 let started = Timestamp.now()
                 if refresh(since: since) { since = Timestamp.rfc3339(started - 2) }
