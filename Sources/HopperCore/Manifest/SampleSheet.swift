@@ -32,7 +32,8 @@ public enum SampleSheet {
         if text.contains("\u{FFFD}") || bytes.contains(0) {
             return fail(fileName, nil, "the sheet is not UTF-8 text")
         }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
+        // "\r\n" is one Character in Swift: split on both.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map { line -> Substring in
             line.hasSuffix("\r") ? line.dropLast() : line
         }
         var start = 0

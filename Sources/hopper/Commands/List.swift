@@ -196,7 +196,8 @@ extension Hopper.List {
             case .waiting:
                 guard let first = s?.waitingFor?.first else { return "wait_for" }
                 let more = (s?.waitingFor?.count ?? 1) - 1
-                return "wait_for \(first)" + (more > 0 ? " (+\(more))" : "")
+                let what = first.hasPrefix("after ") ? first : "wait_for \(first)"   // after: names its dependency
+                return what + (more > 0 ? " (+\(more))" : "")
             case .failed, .cancelled: return s?.error.map { Hopper.Wait.reason($0) }
             default: return nil
             }
