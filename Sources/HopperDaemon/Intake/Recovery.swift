@@ -134,8 +134,7 @@ public enum Recovery {
                                                  executor: { $0.executor ?? settings.defaultExecutor }, owners: settings.owners)
         try FileOps.syncFileSystem(of: layout.outbox)
         try FileOps.fsyncDirectory(layout.outbox)
-        var plans: [String: String] = [:]
-        for child in children { plans[child.id] = Plan.encode(child.manifest) }
+        let plans = Plan.encode(children.map { ($0.id, $0.manifest) })
         let record = GroupRecord(id: id, owner: owner, uid: Int64(st.st_uid), queue: status.queue, submittedAt: submitted, size: children.count)
         try store.insertGroup(record, children: statuses.map { JobRecord(status: $0, uid: Int64(st.st_uid)) }, plans: plans)
         logger.notice("group.children_created", metadata: ["group.id": "\(id)", "group.children": "\(children.count)"])
