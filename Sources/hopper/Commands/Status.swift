@@ -53,6 +53,7 @@ extension Hopper {
             lines.append("\(s.id)  \(s.state.rawValue)\(s.state == .running ? " \(pct)%" : "")")
             if let d = s.description { lines.append("  description  \(d)") }
             lines.append("  workflow     \(s.workflow ?? "(inline steps)")")
+            if let g = s.group { lines.append("  group        \(g) (hopper status \(g))") }
             lines.append("  owner        \(s.owner)    queue \(s.queue)    priority \(s.priority)    executor \(s.executor.kind.rawValue)\(s.executor.id.map { " \($0)" } ?? "")")
             lines.append("  submitted    \(HumanFormat.localTime(s.submittedAt))")
             if let waiting = s.waitingFor, !waiting.isEmpty {
