@@ -20,6 +20,11 @@ import Synchronization
 import Glibc
 #endif
 
+/// A group's plans, encoded on another thread.
+final class PlanBox: Sendable {
+    let plans = Mutex<[String: String]>([:])
+}
+
 /// What a group brings to its acceptance beyond a job's: its children and its sheet.
 struct GroupPlan {
     var draft: GroupDraft
@@ -207,6 +212,15 @@ extension Intake {
     /// After the commit: the children exist, made durable, then the group and its children
     /// are indexed in one transaction. Returns the children as accepted jobs.
     func finishGroup(_ job: Accepted, _ plan: GroupPlan) -> [AcceptedJob] {
+        // The plans (JSON) are encoded on another thread while the folders are made and synced.
+        let encoded = PlanBox()
+        let encoding = DispatchGroup()
+        let manifests = plan.children.map { ($0.id, $0.manifest) }
+        DispatchQueue.global().async(group: encoding) {
+            let plans = Plan.encode(manifests)
+            encoded.plans.withLock { $0 = plans }
+        }
+        defer { encoding.wait() }
         let statuses: [JobStatus]
         do {
             statuses = try Intake.createChildren(plan.children, of: plan.status, uid: job.uid, layout: layout,
@@ -226,7 +240,8 @@ extension Intake {
                 logger.error("intake.fsync_failed", metadata: ["path": "\(folder)", "error": "\(error)"])
             }
         }
-        let plans = Plan.encode(plan.children.map { ($0.id, $0.manifest) })
+        encoding.wait()
+        let plans = encoded.plans.withLock { $0 }
         let record = GroupRecord(id: job.id, owner: plan.status.owner, uid: Int64(job.uid), queue: plan.status.queue,
                                  submittedAt: plan.status.submittedAt, size: plan.children.count)
         do {
