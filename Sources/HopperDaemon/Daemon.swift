@@ -164,8 +164,12 @@ public enum Daemon {
             "workflows": "\(options.workflowDirectory ?? "-")", "version": "\(HopperVersion.current)",
         ])
         notifier.ready(status: "watching \(layout.inbox); \(await scheduler.runningCount) running, \(await scheduler.pendingCount) pending")
+        let pages: [ServiceGroupConfiguration.ServiceConfiguration] = config.pages == .off ? [] : [
+            .init(service: PagesService(layout: layout, catalog: catalog, ownersOnly: settings.owners != nil, logger: logger),
+                  successTerminationBehavior: .ignore),
+        ]
         let group = ServiceGroup(configuration: .init(
-            services: [
+            services: pages + [
                 .init(service: intakeService),
                 .init(service: heartbeat, successTerminationBehavior: .ignore),
                 .init(service: retention, successTerminationBehavior: .ignore),
