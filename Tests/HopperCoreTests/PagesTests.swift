@@ -115,13 +115,13 @@ import Testing
     @Test func spoolPageSaysPlainlyWhenNoDaemonRuns() {
         let now = Timestamp.parse("2026-01-02T04:00:00Z")!
         let none = SpoolPage.render(SpoolPageData(system: nil, jobs: [], now: now))
-        #expect(html(none[0].bytes).contains("No daemon has written a heartbeat"))
+        #expect(html(none[0].bytes ?? []).contains("No daemon has written a heartbeat"))
         let stale = SpoolPage.render(SpoolPageData(system: system(heartbeat: "2026-01-02T03:00:00Z"), jobs: [], now: now))
-        let page = html(stale[0].bytes)
+        let page = html(stale[0].bytes ?? [])
         #expect(page.contains("No daemon is running"))
         #expect(page.contains("node&lt;1&gt;"))
         #expect(page.contains("1h 0m old"))
-        let alive = html(SpoolPage.render(SpoolPageData(system: system(heartbeat: "2026-01-02T03:59:58Z"), jobs: [], now: now))[0].bytes)
+        let alive = html(SpoolPage.render(SpoolPageData(system: system(heartbeat: "2026-01-02T03:59:58Z"), jobs: [], now: now))[0].bytes ?? [])
         #expect(alive.contains("The daemon is running"))
         #expect(alive.contains("paused</strong> (low disk &lt;space&gt;)"))
         #expect(alive.contains("5.0 GiB of 10.0 GiB"))
@@ -141,15 +141,17 @@ import Testing
         let rejected = [Rejection(file: "bad<&>.yaml", reason: "invalid manifest", diagnostics: [])]
         let pages = SpoolPage.render(SpoolPageData(system: nil, jobs: jobs, rejected: rejected))
         let names = Set(pages.map { $0.name })
+        #expect(pages.allSatisfy { $0.bytes != nil })
         #expect(names.contains("index.html"))
         #expect(names.contains("index-100.html"))
         #expect(!names.contains("index-101.html"))
         #expect(names.contains("index-failed.html"))
         #expect(names.contains("index-failed-10.html"))
         #expect(names.contains("index-running.html"))   // an empty filter still has its page
-        let largest = try #require(pages.map { $0.bytes.count }.max())
+        let sizes: [Int] = pages.map { $0.bytes?.count ?? 0 }
+        let largest = try #require(sizes.max())
         #expect(largest < 1 << 20, "largest page \(largest) bytes")
-        let first = html(try #require(pages.first { $0.name == "index.html" }).bytes)
+        let first = html(try #require(pages.first { $0.name == "index.html" }?.bytes))
         #expect(first.contains("href=\"outbox/job-99999/index.html\""))
         #expect(first.range(of: "job-99999")!.lowerBound < first.range(of: "job-99998")!.lowerBound)
         #expect(!first.contains("job-98999<"))
@@ -158,6 +160,21 @@ import Testing
         #expect(first.contains("own&lt;er&gt;"))
         #expect(first.contains("bad&lt;&amp;&gt;.yaml"))
         #expect(!first.contains("http-equiv"))   // nothing active, no daemon
+        let second = html(try #require(pages.first { $0.name == "index-2.html" }?.bytes))
+        #expect(second.contains("href=\"index-failed.html\">failed</a>"))   // no counts on further pages
+        #expect(second.contains("job-98999<") && !second.contains("job-99000<"))
+
+        // A change renders the first pages and the further pages that list the changed job; the rest are kept.
+        let keys = Dictionary(uniqueKeysWithValues: pages.compactMap { p in p.key.map { (p.name, $0) } })
+        #expect(jobs[5_000].id == "job-94999" && jobs[5_000].state == .completed)
+        jobs[5_000].state = .running   // on page 6 of all jobs; the 4,501st of the completed ones (page 5)
+        let again = SpoolPage.render(SpoolPageData(system: nil, jobs: jobs, rejected: rejected), previous: keys)
+        let rendered = Set(again.filter { $0.bytes != nil }.map { $0.name })
+        #expect(rendered.contains("index.html") && rendered.contains("index-6.html") && rendered.contains("index-running.html"))
+        #expect(!rendered.contains("index-5.html") && !rendered.contains("index-7.html") && !rendered.contains("index-failed-2.html"))
+        // It left the completed list: the completed pages from 5 on shift by one, those before do not.
+        #expect(!rendered.contains("index-completed-4.html"))
+        #expect(rendered.contains("index-completed-5.html") && rendered.contains("index-completed-90.html"))
     }
 
     @Test func rejectedPageQuotesTheLineWithACaret() {

@@ -7,7 +7,7 @@
 // the spool holds.
 
 /// One row of the job list: what `hopper ls` shows.
-public struct JobSummary: Sendable, Equatable {
+public struct JobSummary: Sendable, Hashable {
     public var id: String
     public var state: JobState
     public var progress: Double
@@ -61,11 +61,23 @@ public enum SpoolPage {
         return name + ".html"
     }
 
+    /// One page written: its name, its bytes (nil: unchanged since `previous`, not rendered),
+    /// and the key of what it lists (nil for first pages, which show the daemon's health and
+    /// are always rendered).
+    public struct Rendered: Sendable {
+        public var name: String
+        public var bytes: [UInt8]?
+        public var key: Int?
+    }
+
     /// Every page: the whole list and one list per state, each in pages of `jobsPerPage`.
-    public static func render(_ data: SpoolPageData) -> [(name: String, bytes: [UInt8])] {
+    /// A further page (2, 3, …) whose key is in `previous` under its name lists the same jobs
+    /// as when it was last written and is not rendered again: with 100,000 jobs, a change
+    /// renders the first pages and the pages holding the changed jobs.
+    public static func render(_ data: SpoolPageData, previous: [String: Int] = [:]) -> [Rendered] {
         var byState: [JobState: [JobSummary]] = [:]
         for job in data.jobs { byState[job.state, default: []].append(job) }
-        var out: [(name: String, bytes: [UInt8])] = []
+        var out: [Rendered] = []
         let filters: [JobState?] = [nil] + JobState.allCases.map { Optional($0) }
         for filter in filters {
             let jobs = filter.map { byState[$0] ?? [] } ?? data.jobs
@@ -73,8 +85,20 @@ public enum SpoolPage {
             for page in 1...pages {
                 let lower = (page - 1) * jobsPerPage
                 let slice = jobs[lower..<min(jobs.count, lower + jobsPerPage)]
+                let name = fileName(state: filter, page: page)
+                var key: Int?
+                if page > 1 {
+                    var hasher = Hasher()
+                    hasher.combine(pages)
+                    for job in slice { hasher.combine(job) }
+                    key = hasher.finalize()
+                    if previous[name] == key {
+                        out.append(Rendered(name: name, bytes: nil, key: key))
+                        continue
+                    }
+                }
                 let bytes = renderPage(data, filter: filter, page: page, pages: pages, jobs: slice, byState: byState)
-                out.append((fileName(state: filter, page: page), bytes))
+                out.append(Rendered(name: name, bytes: bytes, key: key))
             }
         }
         return out
@@ -82,18 +106,19 @@ public enum SpoolPage {
 
     static func renderPage(_ data: SpoolPageData, filter: JobState?, page: Int, pages: Int,
                            jobs: ArraySlice<JobSummary>, byState: [JobState: [JobSummary]]) -> [UInt8] {
-        let active = data.jobs.contains { !$0.state.isTerminal }
+        let first = page == 1
+        let active = first && data.jobs.contains { !$0.state.isTerminal }
         var w = HTMLWriter(capacity: 64 + jobs.count * 400)
         let title = "Hopper spool" + (filter.map { " — " + $0.rawValue } ?? "")
         PageKit.head(&w, title: title, active: active && isAlive(data))
         w.element("<h1>", title, "</h1>\n")
-        health(&w, data)
-        filters(&w, data, filter: filter, byState: byState)
+        if first { health(&w, data) }
+        filters(&w, data, filter: filter, byState: first ? byState : nil)
         pager(&w, filter: filter, page: page, pages: pages)
         table(&w, jobs, now: data.now)
         pager(&w, filter: filter, page: page, pages: pages)
-        if page == 1 && filter == nil { rejected(&w, data.rejected) }
-        PageKit.foot(&w, generatedAt: page == 1 && filter == nil ? Timestamp.rfc3339(data.now) : nil)
+        if first && filter == nil { rejected(&w, data.rejected) }
+        PageKit.foot(&w, generatedAt: first ? Timestamp.rfc3339(data.now) : nil)
         return w.bytes
     }
 
@@ -157,12 +182,15 @@ public enum SpoolPage {
         w.raw("</p>\n")
     }
 
-    static func filters(_ w: inout HTMLWriter, _ data: SpoolPageData, filter: JobState?, byState: [JobState: [JobSummary]]) {
+    /// Links to the first page of each filter; with the number of jobs in each on first pages
+    /// (`byState`), so that further pages do not change when only the counts do.
+    static func filters(_ w: inout HTMLWriter, _ data: SpoolPageData, filter: JobState?, byState: [JobState: [JobSummary]]?) {
         w.raw("<nav id=\"filters\">Jobs: ")
-        label(&w, fileName(state: nil, page: 1), "all " + String(data.jobs.count), current: filter == nil)
+        let all = byState == nil ? "all" : "all " + String(data.jobs.count)
+        label(&w, fileName(state: nil, page: 1), all, current: filter == nil)
         for state in JobState.allCases {
-            let n = byState[state]?.count ?? 0
-            label(&w, fileName(state: state, page: 1), state.rawValue + " " + String(n), current: filter == state)
+            let count = byState.map { " " + String($0[state]?.count ?? 0) } ?? ""
+            label(&w, fileName(state: state, page: 1), state.rawValue + count, current: filter == state)
         }
         w.raw("</nav>\n")
     }

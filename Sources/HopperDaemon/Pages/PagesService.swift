@@ -95,6 +95,8 @@ struct PagesKeeper: Sendable {
     var backlog: Int?
     var rejected: [String: RejectedPageItem] = [:]
     var spoolPages: Set<String> = []
+    /// What each further spool page listed when it was written (SpoolPage.render).
+    var spoolKeys: [String: Int] = [:]
     var files = PageFile()
     var failing: Set<String> = []
 
@@ -261,10 +263,16 @@ struct PagesKeeper: Sendable {
         let data = SpoolPageData(system: system, jobs: list, rejected: Array(latest.prefix(SpoolPage.rejectedShown)),
                                  backlog: backlog, now: now)
         var names: Set<String> = []
-        for page in SpoolPage.render(data) {
+        var keys: [String: Int] = [:]
+        for page in SpoolPage.render(data, previous: spoolKeys) {
             names.insert(page.name)
-            write(layout.page(page.name), page.bytes, like: nil)
+            guard let bytes = page.bytes else {
+                keys[page.name] = page.key
+                continue
+            }
+            if write(layout.page(page.name), bytes, like: nil) { keys[page.name] = page.key }
         }
+        spoolKeys = keys
         for stale in spoolPages.subtracting(names) {
             unlink(layout.page(stale))
             files.forget(layout.page(stale))
@@ -272,12 +280,16 @@ struct PagesKeeper: Sendable {
         spoolPages = names
     }
 
-    mutating func write(_ path: String, _ bytes: [UInt8], like: String?) {
+    /// Whether the page now holds `bytes`.
+    @discardableResult
+    mutating func write(_ path: String, _ bytes: [UInt8], like: String?) -> Bool {
         do {
             try files.write(path, bytes, like: like)
             failing.remove(path)
+            return true
         } catch {
             logOnce(path, "page.write_failed", error)
+            return false
         }
     }
 
