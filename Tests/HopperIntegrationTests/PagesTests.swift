@@ -37,6 +37,8 @@ extension TestSpool {
     @Test func pagesFollowEveryStateAndShowHostileValuesAsText() throws {
         let spool = try TestSpool(config: "max_running: 1")
         try spool.startDaemon()
+        try spool.waitForPage(spool.layout.page("index.html"), containing: ["The daemon is running"])
+        #expect(!FileOps.exists(spool.layout.rejectedPage))   // nothing rejected yet: no page
         // Failed, with ANSI escapes and invalid UTF-8 in its log and markup in description and params.
         try spool.drop("fails.yaml", """
             description: "bad \(Self.hostile)"

@@ -247,7 +247,9 @@ struct PagesKeeper: Sendable {
         write(folder.page, JobPage.render(data), like: folder.status)
     }
 
+    /// Not written while nothing was ever rejected (rejected/ stays empty until something is).
     mutating func writeRejectedPage(now: Double) {
+        if rejected.isEmpty && !FileOps.exists(layout.rejectedPage) { return }
         let items = rejected.values.sorted { $0.rejection.time > $1.rejection.time }
         write(layout.rejectedPage, RejectedPage.render(items, now: now), like: nil)
     }
