@@ -6,6 +6,10 @@
 // `.S001.yaml.tmp` and renaming it to `S001.yaml` is the safe way to drop. Everything else
 // (README.txt, notes.md) is ignored too.
 //
+// Names a person clearly meant as manifests but spelled otherwise — `RUN.YAML`, `run.Yml` (any
+// case), `run.yaml.txt` (Windows hiding the extension) — are `misnamed`: intake moves them to
+// rejected/ saying which name to use, so that no such file lies in the inbox unanswered.
+//
 // These are name rules only: whether the entry is a regular file, and whether the stem is a
 // valid job id (`Names.isValid`), is decided later by intake — an invalid id is still a
 // candidate so that it is rejected with a reason instead of lying in the inbox forever.
@@ -16,6 +20,8 @@ public enum DropNames {
         case ignored
         /// A manifest name; `stem` is the job id it asks for (`S001-qc.yaml` → `S001-qc`).
         case candidate(stem: String)
+        /// Meant as a manifest but misspelled: `rename` is the name it should have.
+        case misnamed(rename: String)
     }
 
     /// Suffixes of manifests, in the order they are tried.
@@ -31,6 +37,13 @@ public enum DropNames {
         for suffix in manifestSuffixes where bytes.count > suffix.utf8.count && hasSuffix(bytes, suffix) {
             return .candidate(stem: String(decoding: bytes.dropLast(suffix.utf8.count), as: UTF8.self))
         }
+        // Any case, and a `.txt` added: what the name should be.
+        var lower = bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+        if lower.count > 4 && hasSuffix(lower, ".txt") { lower.removeLast(4) }
+        for suffix in manifestSuffixes where lower.count > suffix.utf8.count && hasSuffix(lower, suffix) {
+            let stem = bytes.prefix(lower.count - suffix.utf8.count)
+            return .misnamed(rename: String(decoding: stem, as: UTF8.self) + suffix)
+        }
         return .ignored
     }
 
@@ -43,6 +56,11 @@ public enum DropNames {
     public static func isCandidate(_ name: String) -> Bool {
         if case .candidate = classify(name) { return true }
         return false
+    }
+
+    /// A candidate or a misnamed manifest: a name intake must answer.
+    public static func isPlausible(_ name: String) -> Bool {
+        classify(name) != .ignored
     }
 }
 

@@ -27,6 +27,8 @@ public struct DaemonOptions: Sendable {
     public var layout: SpoolLayout
     public var config: HopperConfig
     public var workflowDirectory: String?
+    /// The config file the daemon was started with (recorded in the heartbeat for the CLI).
+    public var configPath: String?
     public var heartbeatInterval: Duration = .seconds(2)
     /// The step supervisor; default: `hopper-supervise` beside the running executable.
     public var supervisor: String?
@@ -135,6 +137,7 @@ public enum Daemon {
         sched.waitPoll = config.pollInterval.seconds
         sched.snakemake = Snakemake.locate(configured: config.snakemake, workflows: options.workflowDirectory)
         logger.info("snakemake.located", metadata: ["snakemake.path": "\(sched.snakemake ?? "not found")"])
+        warnAboutSetup(options, snakemake: sched.snakemake, logger: logger)
         let executor = LocalExecutor(supervisor: options.supervisor ?? LocalExecutor.defaultSupervisor(), logger: logger)
         guard access(executor.supervisor, X_OK) == 0 else {
             throw DaemonError("the step supervisor \(executor.supervisor) is missing; install hopper-supervise beside hopper")
@@ -156,7 +159,8 @@ public enum Daemon {
                                           diskGuard: diskGuard, logger: logger)
         let retention = RetentionService(scheduler: scheduler, layout: layout, retention: config.retention, logger: logger)
         let notifier = SystemdNotifier()
-        let heartbeat = HeartbeatService(layout: layout, store: store, watcher: watcher, stats: stats,
+        let running = RunningSettings(config: options.configPath, workflows: options.workflowDirectory, snakemake: sched.snakemake)
+        let heartbeat = HeartbeatService(layout: layout, running: running, store: store, watcher: watcher, stats: stats,
                                          interval: options.heartbeatInterval, notifier: notifier, metrics: metrics,
                                          diskGuard: diskGuard, reload: reloadFlag, logger: logger)
         logger.info("daemon.started", metadata: [
@@ -190,6 +194,28 @@ public enum Daemon {
             "status.durable_writes": "\(commits.files)", "status.commit_rounds": "\(commits.rounds)",
         ])
         return reloading ? .reload : .stopped
+    }
+
+    /// A daemon without workflows or without Snakemake runs, but rejects or fails what needs
+    /// them: said once at start (and shown by `hopper system`).
+    static func warnAboutSetup(_ options: DaemonOptions, snakemake: String?, logger: Logger) {
+        if let dir = options.workflowDirectory {
+            if !FileOps.isDirectory(dir) {
+                logger.warning("daemon.workflows_missing", metadata: [
+                    "workflows": "\(dir)",
+                    "reason": "the workflow directory does not exist: manifests naming a workflow are rejected until it does; fix `workflows:` in the config",
+                ])
+            }
+        } else {
+            logger.warning("daemon.no_workflows", metadata: [
+                "reason": "no workflow directory: manifests naming a workflow are rejected, only inline steps run; set `workflows:` in the config",
+            ])
+        }
+        if snakemake == nil {
+            logger.warning("daemon.no_snakemake", metadata: [
+                "reason": "no Snakemake found (config `snakemake:`, $HOPPER_SNAKEMAKE, PATH, .venv beside the workflows): Snakemake steps fail; run scripts/setup-snakemake or set `snakemake:`",
+            ])
+        }
     }
 
     /// A shared inbox should be writable by all with the sticky bit (1733 or 1777, like /tmp):

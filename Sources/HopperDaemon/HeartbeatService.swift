@@ -9,8 +9,24 @@ import Synchronization
 import Glibc
 #endif
 
+/// The settings the daemon runs with, recorded in every heartbeat so that the CLI finds them.
+public struct RunningSettings: Sendable {
+    /// The config file (absolute), nil when the daemon runs on defaults.
+    public var config: String?
+    /// The workflow directory (absolute), nil when there is none.
+    public var workflows: String?
+    /// The Snakemake executable (absolute), nil when none was found.
+    public var snakemake: String?
+    public init(config: String?, workflows: String?, snakemake: String?) {
+        self.config = config.map(FileOps.absolute)
+        self.workflows = workflows.map(FileOps.absolute)
+        self.snakemake = snakemake.map(FileOps.absolute)
+    }
+}
+
 public final class HeartbeatService: Service {
     let layout: SpoolLayout
+    let running: RunningSettings
     let store: JobStore
     let watcher: InboxWatcher
     let stats: IntakeStats
@@ -23,8 +39,10 @@ public final class HeartbeatService: Service {
     let logger: Logger
     private let storeFailing = Mutex(false)
 
-    public init(layout: SpoolLayout, store: JobStore, watcher: InboxWatcher, stats: IntakeStats, interval: Duration,
-                notifier: SystemdNotifier, metrics: Metrics, diskGuard: DiskGuard? = nil, reload: ReloadFlag? = nil, logger: Logger) {
+    public init(layout: SpoolLayout, running: RunningSettings, store: JobStore, watcher: InboxWatcher, stats: IntakeStats,
+                interval: Duration, notifier: SystemdNotifier, metrics: Metrics, diskGuard: DiskGuard? = nil,
+                reload: ReloadFlag? = nil, logger: Logger) {
+        self.running = running
         self.diskGuard = diskGuard
         self.reload = reload
         self.layout = layout; self.store = store; self.watcher = watcher; self.stats = stats
@@ -72,6 +90,11 @@ public final class HeartbeatService: Service {
             intake: .init(paused: diskGuard?.paused ?? false, reason: diskGuard?.reason,
                           accepted: snapshot.accepted, rejected: snapshot.rejected),
             jobs: store.logged("countsByState", logger: logger) { try $0.countsByState() } ?? [:])
+        status.config = running.config
+        status.workflows = running.workflows
+        status.snakemake = running.snakemake
+        status.problems = watcher.problems().map { SystemStatus.Problem(path: $0.path, message: $0.message) }
+            + stats.stuckEntries.map { SystemStatus.Problem(path: $0.path, message: $0.message) }
         if let diskGuard {
             status.disk = diskGuard.volumes
             status.minFreeBytes = diskGuard.minFree
@@ -84,7 +107,7 @@ public final class HeartbeatService: Service {
         }
         do {
             try FileOps.writeAtomically(layout.heartbeat, try JSON.pretty(status), durable: false)
-            let text = metrics.render(jobs: status.jobs, backlog: Metrics.backlog(layout), accepted: snapshot.accepted,
+            let text = metrics.render(jobs: status.jobs, backlog: Metrics.backlog(layout, watcher: watcher), accepted: snapshot.accepted,
                                       rejected: snapshot.rejected, now: Timestamp.now())
             try FileOps.writeAtomically(layout.metrics + "/hopper.prom", Array(text.utf8), durable: false)
         } catch {

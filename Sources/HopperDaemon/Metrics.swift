@@ -3,10 +3,11 @@
 //
 //   hopper_jobs{state="…"}                  gauge      jobs by state (from the store)
 //   hopper_step_duration_seconds            histogram  finished step attempts since start
-//   hopper_intake_backlog                   gauge      manifests waiting in the inboxes
+//   hopper_intake_backlog                   gauge      files in the inboxes waiting for an answer
 //   hopper_accepted_total, hopper_rejected_total  counter  since start
 //   hopper_heartbeat_timestamp_seconds      gauge      when this file was written
 import HopperCore
+import HopperWatch
 import Synchronization
 
 public final class Metrics: Sendable {
@@ -40,7 +41,7 @@ public final class Metrics: Sendable {
         out += "hopper_step_duration_seconds_bucket{le=\"+Inf\"} \(h.count)\n"
         out += "hopper_step_duration_seconds_sum \(Self.number(h.sum))\n"
         out += "hopper_step_duration_seconds_count \(h.count)\n"
-        out += "# HELP hopper_intake_backlog Manifests waiting in the inboxes.\n# TYPE hopper_intake_backlog gauge\n"
+        out += "# HELP hopper_intake_backlog Files in the inboxes waiting for an answer (manifests, misnamed or in the wrong folder).\n# TYPE hopper_intake_backlog gauge\n"
         out += "hopper_intake_backlog \(backlog)\n"
         out += "# HELP hopper_accepted_total Manifests accepted since the daemon started.\n# TYPE hopper_accepted_total counter\n"
         out += "hopper_accepted_total \(accepted)\n"
@@ -56,14 +57,16 @@ public final class Metrics: Sendable {
         d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
     }
 
-    /// Manifests waiting in the inbox and its queue folders (names the drop protocol takes).
-    public static func backlog(_ layout: SpoolLayout) -> Int {
+    /// Files waiting for an answer: manifests, misnamed manifests (`RUN.YAML`) and files in
+    /// folders manifests are not taken from, in the inbox and every folder the watcher watches.
+    public static func backlog(_ layout: SpoolLayout, watcher: InboxWatcher) -> Int {
+        var folders = Set(watcher.watchModes().map(\.folder))
+        folders.formUnion(watcher.problems().map(\.path))
+        folders.insert(layout.inbox)
         var n = 0
-        // silent: a backlog gauge; an unreadable inbox counts 0 and the intake reports it.
-        for name in (try? FileOps.listDirectory(layout.inbox)) ?? [] {
-            if DropNames.isCandidate(name) { n += 1; continue }
-            guard Names.isValid(name), FileOps.isDirectory(layout.inbox + "/" + name) else { continue }
-            n += ((try? FileOps.listDirectory(layout.inbox + "/" + name)) ?? []).filter(DropNames.isCandidate).count   // silent: as above
+        for folder in folders {
+            // silent: a backlog gauge; an unreadable folder counts 0 and the watcher logs it.
+            n += ((try? FileOps.listDirectory(folder)) ?? []).filter(DropNames.isPlausible).count
         }
         return n
     }

@@ -297,13 +297,34 @@ public final class JobStore: Sendable {
 
     /// Jobs newest first, optionally filtered by state and owner.
     public func list(state: JobState? = nil, owner: String? = nil, limit: Int? = nil) throws -> [JobRecord] {
+        try list(states: state.map { [$0] } ?? [], owner: owner, limit: limit)
+    }
+
+    /// Jobs newest first: in any of `states` (all when empty), of `owner`, in `queue`,
+    /// submitted at or after `since` (RFC 3339).
+    public func list(states: [JobState], owner: String? = nil, queue: String? = nil, since: String? = nil,
+                     limit: Int? = nil) throws -> [JobRecord] {
         try read { db in
             var q = JobRecord.all()
-            if let state { q = q.filter(Column("state") == state.rawValue) }
+            if !states.isEmpty { q = q.filter(states.map(\.rawValue).contains(Column("state"))) }
             if let owner { q = q.filter(Column("owner") == owner) }
+            if let queue { q = q.filter(Column("queue") == queue) }
+            if let since { q = q.filter(Column("submitted_at") >= since) }
             q = q.order(Column("submitted_at").desc, Column("seq").desc)
             if let limit { q = q.limit(limit) }
             return try q.fetchAll(db)
+        }
+    }
+
+    /// Jobs in any of `states`, counted by (owner, queue): what `hopper ls` weighs against the
+    /// caps to say why a pending job waits.
+    public func counts(states: [JobState]) throws -> [(owner: String, queue: String, count: Int)] {
+        try read { db in
+            let marks = states.map { _ in "?" }.joined(separator: ", ")
+            let sql = "SELECT owner, queue, COUNT(*) AS n FROM job WHERE state IN (\(marks)) GROUP BY owner, queue"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(states.map(\.rawValue))).map {
+                (owner: $0["owner"], queue: $0["queue"], count: $0["n"])
+            }
         }
     }
 

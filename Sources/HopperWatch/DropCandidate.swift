@@ -22,8 +22,13 @@ public struct DropCandidate: Sendable, Hashable, CustomStringConvertible {
     /// The entry's name, e.g. `S001-qc.yaml`.
     public var name: String
     public var cause: Cause
+    /// Set when the folder is not one manifests are taken from (a sub-folder whose name is not
+    /// a valid queue name, or one nested inside a queue): why, and what to do. Intake rejects
+    /// such a file with this reason, unread.
+    public var misplaced: String?
 
-    public init(folder: String, queue: String?, name: String, cause: Cause) {
+    public init(folder: String, queue: String?, name: String, cause: Cause, misplaced: String? = nil) {
+        self.misplaced = misplaced
         self.path = folder == "/" ? "/" + name : folder + "/" + name
         self.folder = folder
         self.queue = queue

@@ -38,9 +38,12 @@
 //      state); see WatchHub.swift and Inotify.swift. The thread starts with the first watcher
 //      and ends when the last one is stopped.
 //
-//      A sub-folder whose name is not a valid queue name (Names.isValid) is not watched
-//      (logged once); a directory named `*.yaml`/`*.yml` is not a queue but a candidate (it
-//      will be rejected); deeper folders are ignored. A folder that disappears (deleted,
+//      A sub-folder whose name is not a valid queue name (Names.isValid), and a folder inside a
+//      queue, is watched as a misplaced folder: its candidates carry the reason
+//      (DropCandidate.misplaced) and intake rejects them saying where to drop instead;
+//      problems() lists such folders. A directory named `*.yaml`/`*.yml` is not a queue but a
+//      candidate (it will be rejected); hidden and deeper folders are ignored. Misnamed
+//      manifests (`RUN.YAML`, `run.yaml.txt`: DropNames) are candidates too. A folder that disappears (deleted,
 //      unmounted) is logged and watched again when it is back (the root is retried every
 //      `pollInterval`, queues at the next scan of the root).
 //
@@ -58,6 +61,7 @@
 //      info     inbox.watch           a folder is watched: inbox.path, watch.mode (inotify|poll)
 //      info     inbox.unwatch         a folder is no longer watched: inbox.path, reason
 //      info     inbox.not-a-queue     a sub-folder with an invalid queue name: inbox.path
+//      info     inbox.nested          a folder inside a queue (its manifests are rejected): inbox.path
 //      info     inbox.scan-recovered  a folder that failed to list lists again
 //      warning  inbox.fallback        inotify failed for a folder (watch limit, no instance,
 //                                     read error), polling it until a rescan: inbox.path, reason
@@ -168,8 +172,16 @@ public final class InboxWatcher: Sendable {
         if shared.isRunning { WatchHub.shared.submit(.reemit(id, path)) }
     }
 
-    /// Each watched folder (absolute) with its mode, sorted by folder. Empty before start()
-    /// and while the inbox is missing.
+    /// Folders in the inbox where a manifest may be dropped but none is taken from (a folder
+    /// whose name is not a queue name, one nested in a queue): the folder (absolute) and why,
+    /// saying what to do; sorted by folder. Manifests found in them are rejected with the reason.
+    public func problems() -> [(path: String, message: String)] {
+        shared.problems.withLock { p in p.map { (path: $0.key, message: $0.value) } }
+            .sorted { $0.path < $1.path }
+    }
+
+    /// Each inbox folder (the root and the queues; absolute) with its mode, sorted by folder.
+    /// Empty before start() and while the inbox is missing.
     public func watchModes() -> [(folder: String, mode: WatchMode)] {
         shared.modes.withLock { modes in modes.map { (folder: $0.key, mode: $0.value) } }
             .sorted { $0.folder < $1.folder }
@@ -194,6 +206,8 @@ final class WatcherShared: Sendable {
     enum Lifecycle: Sendable { case idle, started, stopped }
 
     let modes = Mutex<[String: WatchMode]>([:])
+    /// Folders manifests are not taken from (path → why and what to do).
+    let problems = Mutex<[String: String]>([:])
     private let lifecycle = Mutex<Lifecycle>(.idle)
 
     /// idle → started; false otherwise.

@@ -15,7 +15,7 @@ struct Hopper: AsyncParsableCommand {
             and its status, logs and results appear in <spool>/outbox/<id>/.
             """,
         version: HopperVersion.current,
-        subcommands: [Submit.self, Validate.self, Status.self, Wait.self, List.self, Logs.self, Results.self,
+        subcommands: [Submit.self, Validate.self, Workflows.self, Status.self, Wait.self, List.self, Logs.self, Results.self,
                       Cancel.self, Retry.self, Rerun.self, Clean.self, Daemon.self, System.self])
 
     /// Runs the command; runtime failures print one line, `hopper: <message>`, and exit 1.

@@ -172,7 +172,7 @@ struct TempDirectory {
         ])
         #expect(errors("steps: [{name: a, run: x}]\nworkflow: demo\n").first == "S001.yaml:2:1: give either \"workflow\" or \"steps\", not both")
         #expect(errors("steps: []\n") == ["S001.yaml:1:8: steps: expected at least one step; got an empty list"])
-        #expect(errors("workflow: demo\n") == ["S001.yaml:1:11: workflow: no workflow directory configured"])
+        #expect(errors("workflow: demo\n") == ["S001.yaml:1:11: workflow: no workflow directory configured (`workflows:` in the daemon's config; `hopper system` shows it)"])
     }
 
     @Test func stepProblems() {

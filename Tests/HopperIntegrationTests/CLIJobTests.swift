@@ -87,6 +87,20 @@ extension Integration {
             #expect(parsedRequest(text) == ControlRequest(action: .rerun, job: "S001", steps: ["align", "call"]))
         }
 
+        @Test func rerunOfAStepRerunsTheStepsAfterItUnlessOnly() throws {
+            let spool = try fabricatedSpool()
+            try writeJob(spool.root, "S001", .completed, steps: [("qc", .completed), ("align", .completed), ("call", .completed)])
+            for (extra, steps) in [([String](), ["align", "call"]), (["--only"], ["align"])] {
+                let r = try runProgram(Paths.hopper, ["rerun", "S001", "--step", "align", "--no-wait", "--spool", spool.root] + extra)
+                #expect(r.code == 0, "\(r.stderr)")
+                let names = try FileOps.listDirectory(spool.layout.inbox)
+                let name = try #require(names.first)
+                let text = try String(contentsOfFile: spool.layout.inbox + "/" + name, encoding: .utf8)
+                #expect(parsedRequest(text) == ControlRequest(action: .rerun, job: "S001", steps: steps), "\(extra)")
+                unlink(spool.layout.inbox + "/" + name)
+            }
+        }
+
         @Test func aRequestNoDaemonTakesIsReportedAsQueued() throws {
             let spool = try fabricatedSpool()
             try writeJob(spool.root, "S001", .cancelled)
@@ -101,7 +115,7 @@ extension Integration {
         // MARK: wait
 
         @Test func waitFollowsJobsUntilTheyEndAndExitsZeroWhenAllCompleted() throws {
-            let spool = try fabricatedSpool()
+            let spool = try fabricatedSpool(daemon: true)
             try writeJob(spool.root, "S001", .completed)
             try writeJob(spool.root, "S002", .running, progress: 0.5)
             try spool.drop("S003.yaml", demoManifest())  // submitted, not yet accepted
@@ -135,11 +149,11 @@ extension Integration {
         }
 
         @Test func waitTimesOutAndRefusesUnknownIDs() throws {
-            let spool = try fabricatedSpool()
+            let spool = try fabricatedSpool(daemon: true)
             try writeJob(spool.root, "S001", .completed)
             try writeJob(spool.root, "S004", .running, progress: 0.42)
             let r = try spool.hopper("wait", "S001", "S004", "--timeout", "300ms", "--spool", spool.root)
-            #expect(r.code == 1)
+            #expect(r.code == 124)  // as timeout(1); 1 is a job that did not complete
             #expect(r.stdout == "S001 completed\nS004 running (42%)\n")
             #expect(r.stderr == "hopper: timed out after 300ms waiting for S004\n")
             let unknown = try spool.hopper("wait", "S001", "nope", "--spool", spool.root)
@@ -177,7 +191,7 @@ extension Integration {
         }
 
         @Test func logsFollowPrintsWhatIsAppendedAndStopsWhenTheJobEnds() throws {
-            let spool = try fabricatedSpool()
+            let spool = try fabricatedSpool(daemon: true)
             try writeJob(spool.root, "S001", .running)
             try writeLog(spool.root, "S001", "qc", "qc ok\n")
             try writeLog(spool.root, "S001", "align", "align 1\n")
@@ -224,9 +238,9 @@ extension Integration {
             let table = try spool.hopper("results", "S001", "--spool", spool.root)
             #expect(table.code == 0, "\(table.stderr)")
             #expect(table.stdout == """
-                PATH                      SIZE  SHA256
-                results/qc/report.html     6 B  \(hashes[0])
-                results/calls/S001.vcf  1.2 MB  \(hashes[1])
+                PATH                       SIZE  SHA256
+                results/qc/report.html      6 B  \(hashes[0])
+                results/calls/S001.vcf  1.2 MiB  \(hashes[1])
 
                 """)
 
@@ -268,9 +282,12 @@ extension Integration {
 // MARK: - fabricating a spool
 
 /// A fresh spool with its folders and no daemon.
-private func fabricatedSpool() throws -> TestSpool {
+/// A spool with no daemon; with `daemon`, a heartbeat as a live daemon's (state running, fresh
+/// for an hour), so that commands that wait do not warn that no daemon runs.
+private func fabricatedSpool(daemon: Bool = false) throws -> TestSpool {
     let spool = try TestSpool()
     try spool.layout.create()
+    if daemon { try writeHeartbeat(spool.layout, interval: 3600) }
     return spool
 }
 

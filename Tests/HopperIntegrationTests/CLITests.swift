@@ -20,14 +20,14 @@ extension Integration {
             #expect(r.stderr.isEmpty, "\(r.stderr)")
             #expect(eventually { spool.isAccepted("run42") })
             // --id and --queue
-            let r2 = try spool.hopper("submit", file, "--spool", spool.root, "--id", "run42-b", "--queue", "fast")
+            let r2 = try spool.hopper("submit", file, "--spool", spool.root, "--id", "run42-b", "--queue", "fast", "--create-queue")
             #expect(r2.code == 0 && r2.stdout == "run42-b\n", "\(r2.stderr)")
             #expect(eventually { spool.isAccepted("run42-b") })
             #expect(try spool.status("run42-b").queue == "fast")
             // The same id again is refused before anything is dropped.
             let again = try spool.hopper("submit", file, "--spool", spool.root)
             #expect(again.code == 1)
-            #expect(again.stderr == "hopper: job run42 already exists in \(spool.layout.outbox); choose another id with --id\n")
+            #expect(again.stderr == "hopper: job run42 already exists in \(spool.layout.outbox); choose another id with --id, or --id auto\n")
         }
 
         @Test func submitRefusesAnInvalidManifestWithPositions() throws {

@@ -326,6 +326,23 @@ extension Integration {
             let completed = eventually(timeout: 60) { (try? spool.status("after-corpus"))?.state == .completed }
             #expect(completed, "\(spool.logText())")
             #expect(spool.outboxIDs() == ["after-corpus"])
+            // An unmovable entry is in the heartbeat's problems while it is there.
+            let stuck = Set(stays.filter { $0.source == "directory" }.map { spool.layout.inbox + "/" + $0.shownName })
+            #expect(eventually { stuck.isSubset(of: spool.heartbeat()?.problems?.map(\.path) ?? []) },
+                    "\(stuck) \(String(describing: spool.heartbeat()?.problems))")
+            // A name that is not UTF-8 cannot be taken: it is a problem too, saying to rename it.
+            let notUTF8 = stays.filter { String(validating: $0.name, as: UTF8.self) == nil }.map { spool.layout.inbox + "/" + $0.shownName }
+            #expect(eventually { Set(notUTF8).isSubset(of: spool.heartbeat()?.problems?.map(\.path) ?? []) },
+                    "\(notUTF8) \(String(describing: spool.heartbeat()?.problems))")
+            // ... and in the backlog metric with every other manifest-like name left in the inbox
+            // (one that is not UTF-8): they wait for a person.
+            func backlog() -> Int? {
+                let text = (try? String(contentsOfFile: spool.layout.metrics + "/hopper.prom", encoding: .utf8)) ?? ""
+                return text.split(separator: "\n").first { $0.hasPrefix("hopper_intake_backlog ") }.flatMap { Int($0.split(separator: " ")[1]) }
+            }
+            let waiting = stays.filter { DropNames.isPlausible($0.shownName) }.count
+            #expect(waiting >= stuck.count)
+            #expect(eventually { backlog() == waiting }, "backlog \(String(describing: backlog())), \(waiting) waiting: \(stays)")
             // An unmovable entry is reported once, not at every rescan.
             let log = spool.logText()
             for c in stays where c.source == "directory" {
@@ -395,7 +412,9 @@ extension Integration {
 
         /// Queue names come from folder names: a folder whose name is not a valid queue name,
         /// a hidden one, and a symlink to a folder outside are never queues, so nothing in them
-        /// is taken (the files stay where they are); a symlink named like a manifest is rejected.
+        /// is taken. What is dropped in a visible one is rejected unread, saying where to put it
+        /// (issue 15); a hidden folder and a symlinked one are left alone; a symlink named like a
+        /// manifest is rejected.
         @Test func foldersThatAreNotQueuesAreNeverEntered() throws {
             let spool = try TestSpool()
             try spool.startDaemon()
@@ -422,9 +441,13 @@ extension Integration {
             #expect(eventually { spool.isRejected("linkdir.yaml") })
             #expect(try spool.rejection("linkdir.yaml").reason == "symlink")
             #expect(spool.outboxIDs() == ["good-queue"], "\(spool.outboxIDs())")
-            for q in badQueues {
-                #expect(FileOps.exists(inbox + "/" + q + "/inqueue.yaml"), "\(q.debugDescription)")
+            let visible = badQueues.filter { !$0.hasPrefix(".") }
+            #expect(eventually { visible.allSatisfy { !FileOps.exists(inbox + "/" + $0 + "/inqueue.yaml") } }, "\(spool.logText())")
+            for name in ["inqueue.yaml"] + (2...visible.count).map({ "inqueue.yaml.\($0)" }) {
+                #expect(spool.isRejected(name), "\(name)")
+                #expect(try spool.rejection(name).reason == "not in an inbox folder")
             }
+            #expect(FileOps.exists(inbox + "/.hidden/inqueue.yaml"))
             #expect(FileOps.exists(outsideDir + "/outside.yaml"))
             #expect(spool.daemon?.isRunning == true)
         }

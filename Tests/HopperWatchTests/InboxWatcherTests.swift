@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func ignoredNamesAreNotEmitted() async {
-        let ignored = [".hidden.yaml", "x.yaml.tmp", "x.yaml.part", "x.yaml.partial", "x.yaml~", "README.txt", "X.YAML"]
+        let ignored = [".hidden.yaml", "x.yaml.tmp", "x.yaml.part", "x.yaml.partial", "x.yaml~", "README.txt", "X.YAML.tmp"]
         let h = Harness(settings: Self.fast)
         makeDir(h.path("q0"))
         for name in ignored { writeFile(h.path("q0/" + name)) }
@@ -72,6 +72,35 @@ import Testing
         dropFile(h.path("marker.yaml"))
         #expect(await waitUntil { h.collected.paths.contains(h.path("marker.yaml")) })
         #expect(h.collected.paths == [h.path("q0/pre.yaml"), h.path("marker.yaml")])
+        await h.finish()
+    }
+
+    @Test func misnamedManifestsAndFilesInMisplacedFoldersAreEmittedWithTheProblem() async {
+        let h = Harness(settings: Self.fast)
+        makeDir(h.path("q0"))
+        makeDir(h.path("My Queue"))
+        makeDir(h.path("q0/sub"))
+        makeDir(h.path(".snapshot"))
+        writeFile(h.path("My Queue/a.yaml"))
+        await h.start()
+        #expect(await waitUntil { h.collected.paths.contains(h.path("My Queue/a.yaml")) })
+        writeFile(h.path("X.YAML"))
+        writeFile(h.path("q0/run.yaml.txt"))
+        dropFile(h.path("q0/sub/b.yaml"))
+        writeFile(h.path(".snapshot/c.yaml"))
+        makeDir(h.path("q0/sub/deeper"))
+        writeFile(h.path("q0/sub/deeper/d.yaml"))
+        dropFile(h.path("marker.yaml"))
+        let wanted = ["My Queue/a.yaml", "X.YAML", "q0/run.yaml.txt", "q0/sub/b.yaml", "marker.yaml"].map(h.path)
+        #expect(await waitUntil { h.collected.paths.isSuperset(of: wanted) })
+        #expect(h.collected.first(h.path("My Queue/a.yaml"))?.misplaced?.hasPrefix("inbox/My Queue/ is not a queue") == true)
+        #expect(h.collected.first(h.path("q0/sub/b.yaml"))?.misplaced?.hasPrefix("inbox/q0/sub/ is nested too deep") == true)
+        #expect(h.collected.first(h.path("q0/run.yaml.txt"))?.misplaced == nil)
+        #expect(h.collected.first(h.path("q0/run.yaml.txt"))?.queue == "q0")
+        #expect(!h.collected.paths.contains(h.path(".snapshot/c.yaml")) && !h.collected.paths.contains(h.path("q0/sub/deeper/d.yaml")))
+        // Inboxes are the root and the queues; the others are problems.
+        #expect(h.watcher.watchModes().map(\.folder) == [h.inbox, h.path("q0")])
+        #expect(h.watcher.problems().map(\.path) == [h.path("My Queue"), h.path("q0/sub")])
         await h.finish()
     }
 
@@ -116,7 +145,9 @@ import Testing
         renameFile(staged, h.path("q2"))
         #expect(await waitUntil { h.collected.paths.contains(h.path("q2/S013.yaml")) })
         #expect(h.collected.first(h.path("q2/S013.yaml"))?.queue == "q2")
-        #expect(!h.collected.paths.contains(h.path("q1/deeper/S011.yaml")))
+        // A folder inside a queue is not a queue: its files come with the problem.
+        #expect(await waitUntil { h.collected.paths.contains(h.path("q1/deeper/S011.yaml")) })
+        #expect(h.collected.first(h.path("q1/deeper/S011.yaml"))?.misplaced != nil)
         #expect(h.watcher.watchModes().map(\.folder) == [h.inbox, h.path("q1"), h.path("q2")])
         #expect(h.logs.contains("inbox.not-a-queue"))
         await h.finish()

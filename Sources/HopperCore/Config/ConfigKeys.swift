@@ -37,6 +37,7 @@ extension HopperConfig {
         ConfigKey(name: "max_result_size", type: "size > 0", defaultText: "— (no cap)", meaning: "bytes one step may publish; over it the job fails naming the cap"),
         ConfigKey(name: "kill_grace", type: "duration ≥ 0", defaultText: "`10s`", meaning: "SIGTERM → SIGKILL on cancel and timeouts (the supervisor's; the daemon's own SIGKILL backstop follows 2 s later)"),
         ConfigKey(name: "lease_timeout", type: "duration > 0", defaultText: "`60s`", meaning: "the spool lease (`system/daemon.lease`) of a daemon on another host, not renewed this long, is taken over by a daemon starting on the spool (see \"One spool, one daemon\")"),
+        ConfigKey(name: "submit_id", type: "stem or auto", defaultText: "`stem`", meaning: "the job id `hopper submit` gives without `--id`: the file's stem (a taken one is refused), or `auto` (the stem, made unique with `-2`, `-3`, …)"),
         ConfigKey(name: "snakemake", type: "path", defaultText: "`$HOPPER_SNAKEMAKE`, `snakemake` on PATH, `.venv/snakemake/bin/snakemake` beside Workflows/", meaning: "the Snakemake executable"),
         ConfigKey(name: "slurm", type: "mapping", defaultText: "`{poll_interval: 2s}`", meaning: "the SLURM executor: `poll_interval`, `partition`, `account`, `qos`, `bin_dir` (see [SLURM](#slurm))"),
         ConfigKey(name: "mail_command", type: "command", defaultText: "`/usr/sbin/sendmail -t`", meaning: "a sendmail-compatible command (as SLURM's MailProg): reads the message, recipients in `To:`"),

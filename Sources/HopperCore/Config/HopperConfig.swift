@@ -68,6 +68,8 @@ public struct HopperConfig: Sendable, Equatable {
     public var pages: PagesMode = .on
     /// `max_steps:` a job (inline or through its workflow) with more steps is rejected.
     public var maxSteps: Int = 100
+    /// `submit_id:` the job id `hopper submit` gives when `--id` is not given.
+    public var submitID: SubmitIDPolicy = .stem
     /// `max_result_size:` the outputs one step may publish, in bytes; nil: no cap.
     public var maxResultSize: ByteSize?
     /// `max_log_size:` a step's log is cut at this size (the rest is counted and dropped).
@@ -134,6 +136,12 @@ public struct Retention: Sendable, Equatable {
     /// How often the daemon looks for expired jobs.
     public var interval = DurationValue(seconds: 3600, text: "1h")
     public init() {}
+}
+
+/// `submit_id:` `stem` (the file's name without .yaml; a taken one is refused) or `auto` (the
+/// stem, made unique with -2, -3, …).
+public enum SubmitIDPolicy: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
+    case stem, auto
 }
 
 public enum WatchMode: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
@@ -260,6 +268,7 @@ extension HopperConfig {
             case "kill_grace": config.killGrace = c.duration(value, k, allowZero: true) ?? config.killGrace
             case "lease_timeout": config.leaseTimeout = c.duration(value, k) ?? config.leaseTimeout
             case "snakemake": config.snakemake = path(value, k, &c)
+            case "submit_id": config.submitID = c.choice(value, k, SubmitIDPolicy.self) ?? config.submitID
             case "log_level": config.logLevel = c.choice(value, k, LogLevel.self) ?? config.logLevel
             case "queues": config.queues = decodeQueues(value, k, &c)
             case "slurm": config.slurm = SlurmConfig.decode(value, k, &c, resolve: path)

@@ -32,10 +32,10 @@ public struct ByteSize: Sendable, Equatable, Hashable, Comparable, CustomStringC
         return "\(bytes)"
     }
 
-    /// For people: `512 B`, `1.2 KB`, `3.4 MB` (binary multiples, as ByteSize reads `1MB`).
+    /// For people: `512 B`, `1.2 KiB`, `3.4 MiB`, `23.5 GiB` (binary multiples, named so).
     public static func human(_ bytes: Int64) -> String {
         if bytes < 1024 { return "\(bytes) B" }
-        let units = ["KB", "MB", "GB", "TB", "PB", "EB"]
+        let units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
         var value = Double(bytes) / 1024
         var unit = 0
         while (value * 10).rounded() >= 10240, unit < units.count - 1 { value /= 1024; unit += 1 }

@@ -71,6 +71,7 @@ public struct JobManifest: Sendable, Equatable, Codable {
         var workflowEntry: (key: YAMLNode, value: YAMLNode)?
         var stepsEntry: (key: YAMLNode, value: YAMLNode)?
         var paramsEntry: (key: YAMLNode, value: YAMLNode)?
+        var inputsEntry: (key: YAMLNode, value: YAMLNode)?
         for (key, value) in pairs {
             let k = key.scalar ?? ""
             switch k {
@@ -81,7 +82,9 @@ public struct JobManifest: Sendable, Equatable, Codable {
             case "workflow": workflowEntry = (key, value)
             case "steps": stepsEntry = (key, value)
             case "params": paramsEntry = (key, value)
-            case "inputs": (m.inputs, m.copiedInputs) = decodeInputs(value, k, &c)
+            case "inputs":
+                inputsEntry = (key, value)
+                (m.inputs, m.copiedInputs) = decodeInputs(value, k, &c)
             case "wait_for": m.waitFor = WaitFor.decode(value, k, &c)
             case "executor": m.executor = c.choice(value, k, ExecutorKind.self)
             case "resources": m.resources = Resources.decode(value, k, &c)
@@ -102,6 +105,7 @@ public struct JobManifest: Sendable, Equatable, Codable {
                 if let workflow = resolveWorkflow(name, root, catalog, &c) {
                     m.resolvedSteps = workflow.steps
                     m.params = checkParams(paramsEntry, against: workflow, root: root, &c)
+                    checkInputs(m.inputs, inputsEntry, against: workflow, root: root, &c)
                 }
                 return m
             }
@@ -125,6 +129,7 @@ public struct JobManifest: Sendable, Equatable, Codable {
                 if stepsEntry == nil {      // with both, only the conflict is worth reporting
                     m.resolvedSteps = workflow.steps
                     m.params = checkParams(paramsEntry, against: workflow, root: root, &c)
+                    checkInputs(m.inputs, inputsEntry, against: workflow, root: root, &c)
                 }
             }
         }
@@ -134,7 +139,7 @@ public struct JobManifest: Sendable, Equatable, Codable {
     static func resolveWorkflow(_ name: String, _ node: YAMLNode, _ catalog: WorkflowCatalog?,
                                 _ c: inout Checker) -> Workflow? {
         guard let catalog else {
-            c.error(node, "workflow", "no workflow directory configured")
+            c.error(node, "workflow", "no workflow directory configured (`workflows:` in the daemon's config; `hopper system` shows it)")
             return nil
         }
         guard Names.isValid(name) else {
@@ -221,6 +226,22 @@ public struct JobManifest: Sendable, Equatable, Codable {
         if digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return .string(text) }   // too large for Int
         if let d = Checker.parseNumber(text) { return .number(d) }
         return .string(text)
+    }
+
+    /// The inputs a workflow declares: each required one given, none it does not declare (a
+    /// workflow that declares none takes any).
+    static func checkInputs(_ inputs: [String: String], _ entry: (key: YAMLNode, value: YAMLNode)?,
+                            against workflow: Workflow, root: YAMLNode, _ c: inout Checker) {
+        guard !workflow.inputs.isEmpty else { return }
+        let declared = workflow.inputs.map(\.name)
+        for spec in workflow.inputs where spec.required && inputs[spec.name] == nil {
+            let about = spec.description.map { ": \($0)" } ?? ""
+            c.error(entry?.key ?? root, "inputs", "missing required input \(quoted(spec.name)) (workflow \(workflow.name)\(about))")
+        }
+        for (key, _) in entry?.value.pairs ?? [] {
+            guard let name = key.scalar, !declared.contains(name) else { continue }
+            c.error(key, Checker.join("inputs", name), "workflow \(workflow.name) declares no input \(quoted(name)); its inputs are \(declared.joined(separator: ", "))")
+        }
     }
 
     /// `name: path`, or `name: {path: path, stage: symlink|copy}`.

@@ -5,9 +5,16 @@
 //     sample: {type: string, required: true, pattern: "^S[0-9]+$"}
 //     genome: {type: string, enum: [hg19, hg38], default: hg38}
 //     threads: {type: integer, min: 1, max: 64, default: 4}
+//   inputs:
+//     reads: {description: FASTQ reads}
+//     adapters: {required: false}
 //   steps:
 //     - name: qc
 //       run: fastqc "$HOPPER_INPUT_READS" -o qc/
+//
+// Inputs a workflow declares are required unless `required: false`: a manifest that lacks one
+// is rejected naming it, and one naming an input the workflow does not declare is rejected too.
+// A workflow that declares none takes any inputs.
 //
 // A param spec: `type` (string | integer | number | boolean | path; required), `required`,
 // `default` (of that type), `enum` (allowed values), `description`, `min`/`max` (integer and
@@ -19,12 +26,15 @@ public struct Workflow: Sendable, Equatable, Codable {
     public var description: String?
     /// In declaration order.
     public var params: [ParamSpec]
+    /// The inputs it declares, in declaration order; empty: it takes any.
+    public var inputs: [InputSpec]
     public var steps: [Step]
 
-    public init(name: String, description: String? = nil, params: [ParamSpec] = [], steps: [Step]) {
+    public init(name: String, description: String? = nil, params: [ParamSpec] = [], inputs: [InputSpec] = [], steps: [Step]) {
         self.name = name
         self.description = description
         self.params = params
+        self.inputs = inputs
         self.steps = steps
     }
 
@@ -32,7 +42,7 @@ public struct Workflow: Sendable, Equatable, Codable {
         params.first { $0.name == name }
     }
 
-    static let keys = ["description", "params", "steps"]
+    static let keys = ["description", "params", "inputs", "steps"]
 
     /// Parses a workflow file. `fileName` names it in diagnostics (`Workflows/demo.yaml`);
     /// `directory` resolves relative snakefiles.
@@ -56,19 +66,21 @@ public struct Workflow: Sendable, Equatable, Codable {
         guard let pairs = c.mapping(root, "") else { return nil }
         var description: String?
         var params: [ParamSpec] = []
+        var inputs: [InputSpec] = []
         var steps: [Step]?
         for (key, value) in pairs {
             let k = key.scalar ?? ""
             switch k {
             case "description": description = c.string(value, k, nonEmpty: false)
             case "params": params = decodeParams(value, k, &c)
+            case "inputs": inputs = InputSpec.decodeList(value, k, &c)
             case "steps": steps = Step.decodeList(value, k, &c, snakefileBase: directory)
             default: c.unknownKey(key, "", valid: keys)
             }
         }
         if root["steps"] == nil { c.missing("steps", in: root, "") }
         guard let steps else { return nil }
-        return Workflow(name: name, description: description, params: params, steps: steps)
+        return Workflow(name: name, description: description, params: params, inputs: inputs, steps: steps)
     }
 
     static func decodeParams(_ node: YAMLNode, _ path: String, _ c: inout Checker) -> [ParamSpec] {
@@ -89,6 +101,48 @@ public struct Workflow: Sendable, Equatable, Codable {
             }
             variables[variable] = name
             if let spec = ParamSpec.decode(value, name: name, p, &c) { specs.append(spec) }
+        }
+        return specs
+    }
+}
+
+/// An input a workflow declares: `name: {required: false, description: …}` (or `name:` alone).
+public struct InputSpec: Sendable, Equatable, Hashable, Codable {
+    public var name: String
+    public var required: Bool
+    public var description: String?
+
+    public init(name: String, required: Bool = true, description: String? = nil) {
+        self.name = name
+        self.required = required
+        self.description = description
+    }
+
+    static let keys = ["required", "description"]
+
+    static func decodeList(_ node: YAMLNode, _ path: String, _ c: inout Checker) -> [InputSpec] {
+        guard let pairs = c.mapping(node, path) else { return [] }
+        var specs: [InputSpec] = []
+        for (key, value) in pairs {
+            let name = key.scalar ?? ""
+            let here = Checker.join(path, name)
+            guard isVariableName(name) else {
+                c.error(key, path, "input name \(quoted(name)) is not valid: use letters, digits and '_', not starting with a digit")
+                continue
+            }
+            var spec = InputSpec(name: name)
+            if !value.isNull {
+                guard let fields = c.mapping(value, here) else { continue }
+                for (fkey, fvalue) in fields {
+                    let f = fkey.scalar ?? ""
+                    switch f {
+                    case "required": spec.required = c.bool(fvalue, Checker.join(here, f)) ?? true
+                    case "description": spec.description = c.string(fvalue, Checker.join(here, f), nonEmpty: false)
+                    default: c.unknownKey(fkey, here, valid: keys)
+                    }
+                }
+            }
+            specs.append(spec)
         }
         return specs
     }

@@ -57,6 +57,23 @@ public struct SystemStatus: Codable, Sendable, Equatable {
     /// fails intake is paused (`intake.paused`) and every dropped file stays where it is.
     public var store: Store?
 
+    /// The settings the daemon runs with, so the CLI uses the same ones (`hopper validate`,
+    /// `submit`, `workflows` read them when no --config is given). Nil: none (or an older daemon).
+    public var config: String?
+    /// The workflow directory; nil: the daemon has none and takes only inline `steps:`.
+    public var workflows: String?
+    /// The Snakemake the daemon runs; nil: none was found, and Snakemake steps fail.
+    public var snakemake: String?
+    /// Things in the inbox that the daemon cannot take and cannot move away (a folder that is
+    /// not a queue, folders nested too deep): what and what to do. Empty when none.
+    public var problems: [Problem]?
+
+    public struct Problem: Codable, Sendable, Equatable {
+        public var path: String
+        public var message: String
+        public init(path: String, message: String) { self.path = path; self.message = message }
+    }
+
     public struct Store: Codable, Sendable, Equatable {
         public var ok: Bool
         public var path: String
@@ -80,11 +97,45 @@ public struct SystemStatus: Codable, Sendable, Equatable {
         case version, pid, host, startedAt = "started_at", heartbeatAt = "heartbeat_at"
         case intervalSeconds = "interval_seconds", state, spool, stateDirectory = "state_directory"
         case inboxes, intake, jobs, disk, minFreeBytes = "min_free_bytes", store
+        case config, workflows, snakemake, problems
     }
 
-    /// Whether this heartbeat says a daemon is alive at `now`: state `running` and fresh.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(host, forKey: .host)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(heartbeatAt, forKey: .heartbeatAt)
+        try c.encode(intervalSeconds, forKey: .intervalSeconds)
+        try c.encode(state, forKey: .state)
+        try c.encode(spool, forKey: .spool)
+        try c.encode(stateDirectory, forKey: .stateDirectory)
+        // Always present, null when none: a script can tell "no workflows" from "old daemon".
+        try c.encode(config, forKey: .config)
+        try c.encode(workflows, forKey: .workflows)
+        try c.encode(snakemake, forKey: .snakemake)
+        try c.encode(inboxes, forKey: .inboxes)
+        try c.encode(intake, forKey: .intake)
+        try c.encode(jobs, forKey: .jobs)
+        try c.encodeIfPresent(disk, forKey: .disk)
+        try c.encodeIfPresent(minFreeBytes, forKey: .minFreeBytes)
+        try c.encodeIfPresent(store, forKey: .store)
+        try c.encode(problems ?? [], forKey: .problems)
+    }
+
+    /// How long without a heartbeat means no daemon runs: three intervals.
+    public var staleAfter: Double { 3 * intervalSeconds }
+
+    /// Seconds since the last heartbeat at `now` (nil if the time cannot be read).
+    public func age(now: Double = Timestamp.now()) -> Double? {
+        Timestamp.parse(heartbeatAt).map { now - $0 }
+    }
+
+    /// Whether this heartbeat says a daemon is alive at `now`: state `running` and written
+    /// within the last three intervals (`staleAfter`).
     public func isAlive(now: Double = Timestamp.now()) -> Bool {
-        guard state == "running", let beat = Timestamp.parse(heartbeatAt) else { return false }
-        return now - beat < max(3 * intervalSeconds, 10)
+        guard state == "running", let age = age(now: now) else { return false }
+        return age < staleAfter
     }
 }

@@ -46,6 +46,25 @@ extension ControlAction {
     public func refusal(job id: String, state: JobState) -> String? {
         appliesTo.contains(state) ? nil : "job \(id) is \(state.rawValue); \(rawValue) applies to \(appliesToText) jobs"
     }
+
+    /// Why retry or rerun cannot work for a job that ran and whose workspace is gone (`clean`,
+    /// retention), or nil. The steps it would keep lost their outputs with the workspace: a
+    /// retry that keeps completed steps, or a rerun of some steps, is refused; a rerun of every
+    /// step stages the inputs afresh and runs. `steps`: a rerun's steps (nil or empty: all).
+    public func cleanedRefusal(_ status: JobStatus, steps: [String]?) -> String? {
+        guard status.startedAt != nil else { return nil }
+        let completed = status.steps.filter { $0.state == .completed }.map(\.name)
+        let why = "job \(status.id) was cleaned (its workspace is gone, and with it what its completed steps made)"
+        switch self {
+        case .retry where !completed.isEmpty:
+            return "\(why): a retry would keep \(completed.joined(separator: ", ")); rerun every step with `hopper rerun \(status.id)`"
+        case .rerun:
+            guard let steps, !steps.isEmpty, Set(steps) != Set(status.steps.map(\.name)) else { return nil }
+            return "\(why): rerun every step with `hopper rerun \(status.id)`, without --step"
+        default:
+            return nil
+        }
+    }
 }
 
 extension JobStatus {

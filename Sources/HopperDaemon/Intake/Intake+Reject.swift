@@ -110,6 +110,8 @@ extension Intake {
         let why = isDirectory
             ? "moving a directory needs write permission on the directory itself; remove it (rmdir)"
             : "\(cause.message); remove it"
+        stuck[r.candidate.path] = "rejected (\(r.reason)), but the hopper daemon (user \(Accounts.currentUser)) cannot move it out of the inbox: \(why); the reason is in \(relative(target)).error.json"
+        stuckChanged = true
         var kept = record
         kept.errors.append(Rejection.Entry(Diagnostic(
             message: "the hopper daemon (user \(Accounts.currentUser)) cannot move it out of the inbox: \(why)")))

@@ -18,6 +18,9 @@
 // A rejected file's commit point is its rename into `rejected/` (RENAME_NOREPLACE), after its
 // `.error.json` was written; a crash before leaves it in the inbox to be examined again.
 //
+// Misplaced and misnamed files (a folder that is not a queue, one nested in a queue; `RUN.YAML`,
+// `run.yaml.txt`) are rejected unread, the reason saying where to put them or how to name them.
+//
 // SECURITY: candidates are lstat'ed first; anything but a regular file (symlink, FIFO, socket,
 // device, directory) is renamed aside unopened. Regular files are opened with
 // O_NONBLOCK|O_NOFOLLOW|O_NOCTTY and fstat'ed; the inode must be the one lstat saw. Files
@@ -92,6 +95,8 @@ public struct IntakeBatch: Sendable {
     public var counts = IntakeCounts()
     public var accepted: [AcceptedJob] = []
     public var controls: [ControlDrop] = []
+    /// Every entry rejected but left in the inbox (path → why), when this batch added one.
+    public var stuck: [String: String]?
 }
 
 public struct IntakeCounts: Sendable, Equatable {
@@ -110,6 +115,9 @@ public final class Intake {
     public private(set) var totals = IntakeCounts()
     /// Entries rejected but not movable out of the inbox (see keepUnmovable): skipped.
     var unmovable = Set<FileKey>()
+    /// The same entries by path, with what to do, for the heartbeat's `problems`.
+    var stuck: [String: String] = [:]
+    var stuckChanged = false
 
     struct FileKey: Hashable {
         var device: UInt64
@@ -209,6 +217,10 @@ public final class Intake {
         counts.accepted = result.accepted.count
         counts.deferred = accepted.count - counts.accepted
         counts.rejected = reject(rejected)
+        if stuckChanged {
+            result.stuck = stuck
+            stuckChanged = false
+        }
         totals.accepted += counts.accepted
         totals.rejected += counts.rejected
         result.counts = counts
@@ -240,6 +252,15 @@ public final class Intake {
             return reject(c, "not a regular file", "this is a directory named like a manifest; queues are folders whose names do not end in .yaml or .yml")
         default:
             return reject(c, "not a regular file", "the file is not a regular file")
+        }
+        if let misplaced = c.misplaced {
+            return reject(c, "not in an inbox folder", misplaced)
+        }
+        if case .misnamed(let rename) = DropNames.classify(c.name) {
+            let why = c.name.lowercased().hasSuffix(".txt")
+                ? "the name ends in .txt (added by an editor, or hidden by Windows)"
+                : "manifest names end in .yaml or .yml, in lower case"
+            return reject(c, "misnamed manifest", "\(c.name) is not read as a manifest: \(why); rename it to \(rename) and drop it again")
         }
         if st.st_nlink > 1 && !Intake.twinSettles(c, st) {
             return reject(c, "hard link", "the file has \(st.st_nlink) hard links; copy the manifest into the inbox instead of linking it")

@@ -9,10 +9,22 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Counters the heartbeat reads while the intake runs.
+/// Counters the heartbeat reads while the intake runs, and the entries it could not move.
 public final class IntakeStats: Sendable {
     private let counts = Mutex(IntakeCounts())
+    private let stuck = Mutex<[String: String]>([:])
     public init() {}
+
+    /// Entries rejected but left in the inbox (path → why), as the intake last reported them.
+    public func setStuck(_ entries: [String: String]) { stuck.withLock { $0 = entries } }
+
+    /// The stuck entries still there, sorted by path (one lstat each: few, and rare).
+    public var stuckEntries: [(path: String, message: String)] {
+        // silent: an entry that cannot be examined any more is not reported as stuck.
+        stuck.withLock { $0 }.filter { (try? FileOps.lstat($0.key)).flatMap { $0 } != nil }
+            .map { (path: $0.key, message: $0.value) }.sorted { $0.path < $1.path }
+    }
+
     public func add(_ c: IntakeCounts) {
         counts.withLock { $0.accepted += c.accepted; $0.rejected += c.rejected; $0.vanished += c.vanished; $0.deferred += c.deferred }
     }
@@ -71,6 +83,7 @@ public final class IntakeService: Service {
                 if store.problem != nil { continue }
                 let result = await worker.process(batch)
                 stats.add(result.counts)
+                if let stuck = result.stuck { stats.setStuck(stuck) }
                 if !result.accepted.isEmpty { await scheduler.submitted(result.accepted) }
                 // A request is acted on first, then its file moved: a crash in between leaves it
                 // in the inbox, where it is examined again (and refused if it no longer applies).

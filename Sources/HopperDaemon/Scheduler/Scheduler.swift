@@ -283,6 +283,8 @@ public actor Scheduler {
         if let refusal = authorize(drop, owner: record) { return refusal }
         let state = record.state
         if let refusal = request.action.refusal(job: id, state: state) { return refusal }
+        if !FileOps.exists(layout.workspace(id)), let status = JobRunner.readStatus(layout, id),
+           let refusal = request.action.cleanedRefusal(status, steps: request.steps) { return refusal }
         let action = request.action.rawValue
         switch request.action {
         case .cancel:

@@ -20,16 +20,51 @@ import Glibc
 extension Hopper {
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Cancel a job: a pending job never starts, a running step is killed.")
+            abstract: "Cancel jobs: a pending job never starts, a running step is killed.",
+            discussion: "Name the jobs, or choose them as `hopper ls` does: --state (default: every state cancel applies to) and --owner.")
 
         @OptionGroup var spoolOptions: SpoolOptions
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @Argument(help: ArgumentHelp("The job ids.", valueName: "id")) var ids: [String] = []
+
+        @Option(help: ArgumentHelp("Every job in these states, comma-separated or repeated.", valueName: "states"))
+        var state: [String] = []
+
+        @Option(help: ArgumentHelp("Every job of this owner (with --state: in those states).", valueName: "user"))
+        var owner: String?
+
         @OptionGroup var request: RequestOptions
 
-        func validate() throws { try RequestOptions.check(id: id) }
+        func validate() throws {
+            if ids.isEmpty && state.isEmpty && owner == nil { throw ValidationError("give job ids, or choose jobs with --state and --owner") }
+            for id in ids { try RequestOptions.check(id: id) }
+            _ = try JobState.parseList(state)
+        }
 
         func run() async throws {
-            try await request.send(.cancel, job: id, steps: nil, spool: spoolOptions.resolve())
+            let spool = try spoolOptions.resolve()
+            var targets: [String] = []
+            for id in ids where !targets.contains(id) { targets.append(id) }
+            if !state.isEmpty || owner != nil {
+                var states = try JobState.parseList(state)
+                if states.isEmpty { states = ControlAction.cancel.appliesTo }
+                let filter = List.Filter(states: states, owner: owner)
+                for job in List.JobSource(layout: spool.layout).list(filter, limit: nil, statuses: false) where !targets.contains(job.record.id) {
+                    targets.append(job.record.id)
+                }
+                if targets.isEmpty { print("no jobs to cancel"); return }
+            }
+            if targets.count == 1 {
+                try await request.send(.cancel, job: targets[0], steps: nil, spool: spool)
+                return
+            }
+            var refused = 0
+            for id in targets {
+                do { try await request.send(.cancel, job: id, steps: nil, spool: spool) } catch let error as CLIError {
+                    Console.err("hopper: \(error.message)\n")
+                    refused += 1
+                }
+            }
+            if refused > 0 { throw CLIError("\(refused) of \(targets.count) cancel requests were refused") }
         }
     }
 
@@ -50,13 +85,16 @@ extension Hopper {
 
     struct Rerun: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run steps of a finished job again, as new attempts (default: every step).")
+            abstract: "Run steps of a finished job again, as new attempts (default: every step; --step X: X and the steps after it).")
 
         @OptionGroup var spoolOptions: SpoolOptions
         @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
 
-        @Option(name: .customLong("step"), help: ArgumentHelp("A step to run again (repeat for more; default: all).", valueName: "name"))
+        @Option(name: .customLong("step"), help: ArgumentHelp("Run this step again and every step after it (repeat for more; default: all).", valueName: "name"))
         var steps: [String] = []
+
+        @Flag(help: "Run only the named steps, not the steps after them (their outputs may then be stale).")
+        var only = false
 
         @OptionGroup var request: RequestOptions
 
@@ -70,7 +108,18 @@ extension Hopper {
         func run() async throws {
             var unique: [String] = []
             for step in steps where !unique.contains(step) { unique.append(step) }
-            try await request.send(.rerun, job: id, steps: unique.isEmpty ? nil : unique, spool: spoolOptions.resolve())
+            let spool = try spoolOptions.resolve()
+            if !only && !unique.isEmpty {
+                unique = Self.withLaterSteps(unique, of: try loadJob(id, spool.layout).steps.map(\.name))
+            }
+            try await request.send(.rerun, job: id, steps: unique.isEmpty ? nil : unique, spool: spool)
+        }
+
+        /// The named steps and every step after the first of them, in the job's order; names the
+        /// job does not have are kept (at the end) for the check that refuses them.
+        static func withLaterSteps(_ named: [String], of all: [String]) -> [String] {
+            guard let first = all.firstIndex(where: named.contains) else { return named }
+            return Array(all[first...]) + named.filter { !all.contains($0) }
         }
     }
 
@@ -120,6 +169,11 @@ struct RequestOptions: ParsableArguments {
         let layout = spool.layout
         let status = try loadJob(id, layout)
         if let refusal = action.refusal(job: id, state: status.state) { throw CLIError(refusal) }
+        // Where this host sees the workspaces (runs/, or the config's scratch space) and the job's is gone.
+        if FileOps.isDirectory(layout.workspaces) && !FileOps.exists(layout.workspace(id)),
+           let refusal = action.cleanedRefusal(status, steps: steps) {
+            throw CLIError(refusal)
+        }
         if let steps {
             let known = status.steps.map(\.name)
             for step in steps where !known.contains(step) {

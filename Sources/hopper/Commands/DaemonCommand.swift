@@ -18,7 +18,7 @@ extension Hopper {
         var logLevel: String?
 
         func run() async throws {
-            let spool = try spoolOptions.resolve(mustExist: false)
+            let spool = try spoolOptions.resolve(mustExist: false, daemonSettings: false)
             let levelName = logLevel ?? spool.config.logLevel.rawValue
             guard let level = Logger.Level(rawValue: levelName) else {
                 throw CLIError("unknown log level \(levelName)")
@@ -26,11 +26,12 @@ extension Hopper {
             LogfmtHandler.bootstrap(level: level)
             let logger = Logger(label: "hopper")
             var options = DaemonOptions(layout: spool.layout, config: spool.config, workflowDirectory: spool.workflows)
+            options.configPath = spool.configPath
             let spoolOptions = self.spoolOptions
             let root = spool.layout.root
             options.checkReload = {
                 do {
-                    let again = try spoolOptions.resolve(mustExist: false)
+                    let again = try spoolOptions.resolve(mustExist: false, daemonSettings: false)
                     if again.layout.root != root { return "the new config names another spool (\(again.layout.root)); restart the service to move" }
                     return nil
                 } catch {

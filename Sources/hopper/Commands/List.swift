@@ -1,5 +1,13 @@
 // hopper ls — jobs, newest first, from the daemon's store (fast with 100k jobs); when the store
 // is out of reach (another host, no daemon yet) from the outbox's status files.
+//
+// Filters add up as squeue's do: `--state failed,cancelled` and `--state failed --state
+// cancelled` are the same; `--owner`, `--queue`, `--since 2h`. The table shows, per job, the
+// time it ran (ELAPSED, squeue's TIME), its progress, and a REASON: for a pending job why it has
+// not started (`waiting for a slot (2/2 running)`, `owner cap …`, `queue cap …`), for a waiting
+// one its `wait_for`, for a failed one the error. `--format id,state,reason` picks the columns,
+// `--noheader` drops the header line. `--json`: one object per job with every key, null where
+// empty. When the default limit (50) cuts the list, a line on stderr says so.
 import ArgumentParser
 import HopperCore
 import HopperStore
@@ -9,65 +17,314 @@ import Glibc
 
 extension Hopper {
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List jobs, newest first.")
+        static let configuration = CommandConfiguration(
+            commandName: "ls", abstract: "List jobs, newest first.",
+            discussion: "Fields for --format: \(Field.allCases.map(\.rawValue).joined(separator: ", ")).")
+
+        static let defaultLimit = 50
 
         @OptionGroup var spoolOptions: SpoolOptions
 
-        @Option(help: ArgumentHelp("Only jobs in this state (\(JobState.allCases.map(\.rawValue).joined(separator: ", "))).", valueName: "state"),
-                transform: JobState.parseArgument)
-        var state: JobState?
+        @Option(help: ArgumentHelp("Only jobs in these states, comma-separated or repeated (\(JobState.allCases.map(\.rawValue).joined(separator: ", "))).", valueName: "states"))
+        var state: [String] = []
 
         @Option(help: ArgumentHelp("Only jobs of this owner.", valueName: "user"))
         var owner: String?
 
-        @Option(help: ArgumentHelp("At most this many jobs (0: all).", valueName: "n"))
-        var limit: Int = 50
+        @Option(help: ArgumentHelp("Only jobs of this queue.", valueName: "queue"))
+        var queue: String?
 
-        @Flag(help: "JSON lines, one object per job.")
+        @Option(help: ArgumentHelp("Only jobs submitted within this long (e.g. 2h, 7d) or since this time (RFC 3339).", valueName: "when"))
+        var since: String?
+
+        @Option(help: ArgumentHelp("At most this many jobs (default \(List.defaultLimit); 0: all).", valueName: "n"))
+        var limit: Int?
+
+        @Option(help: ArgumentHelp("The columns, comma-separated (see the fields below).", valueName: "fields"))
+        var format: String?
+
+        @Flag(help: "Print no header line.")
+        var noheader = false
+
+        @Flag(help: "JSON lines, one object per job, every key present (null where empty).")
         var json = false
 
         func validate() throws {
-            if limit < 0 { throw ValidationError("--limit must be 0 or more") }
+            if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more") }
+            _ = try states()
+            _ = try fields()
+            if let since, Self.sinceTimestamp(since) == nil {
+                throw ValidationError("--since \(String(reflecting: since)) is neither a duration (2h, 7d) nor a time (2026-11-21T10:00:00Z)")
+            }
+        }
+
+        /// `--state a,b --state c`, each checked.
+        func states() throws -> [JobState] { try JobState.parseList(state) }
+
+        func fields() throws -> [Field] {
+            guard let format else { return Field.defaults }
+            var out: [Field] = []
+            for part in format.split(separator: ",") {
+                let name = String(part).trimmedSpaces.lowercased()
+                guard let field = Field(rawValue: name) else {
+                    throw ValidationError("unknown field \(String(reflecting: name)) in --format; fields are \(Field.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                out.append(field)
+            }
+            if out.isEmpty { throw ValidationError("--format names no field") }
+            return out
+        }
+
+        /// RFC 3339 of `now - duration`, or the time given.
+        static func sinceTimestamp(_ text: String, now: Double = Timestamp.now()) -> String? {
+            if let d = DurationValue(text) { return Timestamp.rfc3339(now - d.seconds) }
+            return Timestamp.parse(text).map { Timestamp.rfc3339($0) }
         }
 
         func run() async throws {
             let spool = try spoolOptions.resolve()
-            let records: [JobRecord]
-            if let store = try? JobStore(readOnlyPath: spool.layout.database),
-               let rows = try? store.list(state: state, owner: owner, limit: limit == 0 ? nil : limit) {
-                records = rows
-            } else {
-                records = scanOutbox(spool.layout)
-            }
+            let filter = Filter(states: try states(), owner: owner, queue: queue,
+                                since: since.flatMap { Self.sinceTimestamp($0) })
+            let wanted = limit ?? Self.defaultLimit
+            // One more than shown: whether the limit cut the list.
+            let fetch = wanted == 0 ? nil : wanted + 1
+            var jobs = JobSource(layout: spool.layout).list(filter, limit: fetch)
+            let cut = fetch != nil && jobs.count > wanted
+            if cut { jobs.removeLast(jobs.count - wanted) }
+            let capacity = jobs.contains { $0.state == .pending } ? Capacity(spool) : nil
+            let rows = jobs.map { Row(record: $0.record, status: $0.status, capacity: capacity) }
+
             if json {
-                for r in records {
-                    let line = try JSON.line(r)
-                    Console.out(bytes: line)
-                }
-                return
+                for row in rows { Console.out(bytes: try JSON.line(row)) }
+            } else if rows.isEmpty {
+                print("no jobs")
+            } else {
+                print(table(rows, fields: try fields()), terminator: "")
             }
-            if records.isEmpty { print("no jobs"); return }
-            let idWidth = max(4, min(40, records.map(\.id.count).max() ?? 4))
-            print("ID".padding(idWidth + 1) + "STATE".padding(10) + "QUEUE".padding(12) + "OWNER".padding(10) + "SUBMITTED".padding(25) + "WORKFLOW")
-            for r in records {
-                print(r.id.padding(idWidth + 1) + r.state.rawValue.padding(10) + r.queue.padding(12) + r.owner.padding(10)
-                      + r.submittedAt.padding(25) + (r.workflow ?? "-"))
+            if cut && limit == nil {
+                Console.err("hopper: showing the newest \(wanted) jobs; more match: --limit 0 shows all, --limit N more\n")
             }
         }
 
-        /// Without the store: every status.json in the outbox (slow with many jobs, but complete).
-        func scanOutbox(_ layout: SpoolLayout) -> [JobRecord] {
-            var out: [JobRecord] = []
-            for id in (try? FileOps.listDirectory(layout.outbox)) ?? [] where Names.isValid(id) {
-                guard let bytes = try? FileOps.readFile(layout.status(id)),
-                      let s = try? JSON.decode(JobStatus.self, from: bytes) else { continue }
-                if let state, s.state != state { continue }
-                if let owner, s.owner != owner { continue }
-                out.append(JobRecord(status: s, uid: -1))
+        func table(_ rows: [Row], fields: [Field]) -> String {
+            let cells = rows.map { row in fields.map { row.text($0) } }
+            var widths = fields.map { $0.header.count }
+            for line in cells {
+                for (i, cell) in line.enumerated() { widths[i] = max(widths[i], min(cell.count, 40)) }
             }
-            out.sort { ($0.submittedAt, $0.id) > ($1.submittedAt, $1.id) }
-            return limit == 0 ? out : Array(out.prefix(limit))
+            var out = ""
+            func add(_ line: [String]) {
+                var text = ""
+                for (i, cell) in line.enumerated() {
+                    text += i == line.count - 1 ? cell : cell.padding(widths[i] + 1)
+                }
+                out += text + "\n"
+            }
+            if !noheader { add(fields.map(\.header)) }
+            for line in cells { add(line) }
+            return out
         }
+    }
+}
+
+extension Hopper.List {
+    /// A column of the table (`--format`).
+    enum Field: String, CaseIterable {
+        case id, state, queue, owner, priority, workflow, submitted, started, finished, elapsed, progress, step, reason, description
+
+        static let defaults: [Field] = [.id, .state, .queue, .owner, .submitted, .elapsed, .progress, .workflow, .reason]
+
+        var header: String { rawValue.uppercased() }
+    }
+
+    struct Filter {
+        var states: [JobState]
+        var owner: String?
+        var queue: String?
+        var since: String?
+
+        func matches(_ s: JobStatus) -> Bool {
+            if !states.isEmpty && !states.contains(s.state) { return false }
+            if let owner, s.owner != owner { return false }
+            if let queue, s.queue != queue { return false }
+            if let since, s.submittedAt < since { return false }
+            return true
+        }
+    }
+
+    /// One job as `ls` shows it; `--json` writes every key, null where empty.
+    struct Row: Encodable {
+        var record: JobRecord
+        var status: JobStatus?
+        var reason: String?
+
+        init(record: JobRecord, status: JobStatus?, capacity: Capacity?) {
+            self.record = record
+            self.status = status
+            self.reason = Self.reason(record, status, capacity)
+        }
+
+        static func reason(_ r: JobRecord, _ s: JobStatus?, _ capacity: Capacity?) -> String? {
+            switch s?.state ?? r.state {
+            case .pending: return capacity?.reason(owner: r.owner, queue: r.queue)
+            case .waiting:
+                guard let first = s?.waitingFor?.first else { return "wait_for" }
+                let more = (s?.waitingFor?.count ?? 1) - 1
+                return "wait_for \(first)" + (more > 0 ? " (+\(more))" : "")
+            case .failed, .cancelled: return s?.error.map { Hopper.Wait.reason($0) }
+            default: return nil
+            }
+        }
+
+        var elapsed: Double? { status.flatMap { HumanFormat.runSeconds($0) } }
+        /// 0…1 once started; nil before.
+        var progress: Double? {
+            guard let s = status, s.startedAt != nil || s.state == .completed else { return nil }
+            return s.state == .completed ? 1 : s.progress
+        }
+
+        func text(_ field: Field) -> String {
+            switch field {
+            case .id: return record.id
+            case .state: return (status?.state ?? record.state).rawValue
+            case .queue: return record.queue
+            case .owner: return record.owner
+            case .priority: return String(record.priority)
+            case .workflow: return record.workflow ?? "-"
+            case .submitted: return HumanFormat.localTime(record.submittedAt, zone: false)
+            case .started: return status?.startedAt.map { HumanFormat.localTime($0, zone: false) } ?? "-"
+            case .finished: return status?.finishedAt.map { HumanFormat.localTime($0, zone: false) } ?? "-"
+            case .elapsed: return elapsed.map(HumanFormat.elapsed) ?? "-"
+            case .progress: return progress.map(Hopper.Wait.percent) ?? "-"
+            case .step: return status?.currentStep ?? "-"
+            case .reason: return reason ?? "-"
+            case .description: return record.description ?? "-"
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, state, queue, owner, uid, priority, workflow, description
+            case submittedAt = "submitted_at", updatedAt = "updated_at", startedAt = "started_at", finishedAt = "finished_at"
+            case elapsedSeconds = "elapsed_seconds", progress, currentStep = "current_step", reason
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(record.id, forKey: .id)
+            try c.encode(status?.state ?? record.state, forKey: .state)
+            try c.encode(record.queue, forKey: .queue)
+            try c.encode(record.owner, forKey: .owner)
+            try c.encode(record.uid < 0 ? nil : record.uid, forKey: .uid)
+            try c.encode(record.priority, forKey: .priority)
+            try c.encode(record.workflow, forKey: .workflow)
+            try c.encode(record.description, forKey: .description)
+            try c.encode(record.submittedAt, forKey: .submittedAt)
+            try c.encode(record.updatedAt, forKey: .updatedAt)
+            try c.encode(status?.startedAt, forKey: .startedAt)
+            try c.encode(status?.finishedAt, forKey: .finishedAt)
+            try c.encode(elapsed.map { ($0 * 1000).rounded() / 1000 }, forKey: .elapsedSeconds)
+            try c.encode(progress, forKey: .progress)
+            try c.encode(status?.currentStep, forKey: .currentStep)
+            try c.encode(reason, forKey: .reason)
+        }
+    }
+
+    /// What is running, by owner and queue, and the limits the daemon's config sets: why a
+    /// pending job has not started. As the scheduler judges (Scheduler.eligible), from the
+    /// store and the config the daemon records; a job that no cap holds waits its turn.
+    struct Capacity {
+        var config: HopperConfig
+        var total = 0
+        var byOwner: [String: Int] = [:]
+        var byQueue: [String: Int] = [:]
+
+        init(_ spool: SpoolOptions.Resolved) {
+            config = spool.config
+            let states: [JobState] = [.queued, .running]
+            // silent: no store here: the outbox has the same answer, more slowly.
+            if let store = try? JobStore(readOnlyPath: spool.layout.database), let rows = try? store.counts(states: states) {  // silent: as above
+                for row in rows { add(owner: row.owner, queue: row.queue, count: row.count) }
+                return
+            }
+            for job in JobSource(layout: spool.layout).list(Filter(states: states), limit: nil, statuses: false) {
+                add(owner: job.record.owner, queue: job.record.queue, count: 1)
+            }
+        }
+
+        mutating func add(owner: String, queue: String, count: Int) {
+            total += count
+            byOwner[owner, default: 0] += count
+            byQueue[queue, default: 0] += count
+        }
+
+        func reason(owner: String, queue: String) -> String {
+            let cap = config.perOwnerRunning
+            if cap > 0, let n = byOwner[owner], n >= cap { return "owner cap (\(n)/\(cap) running for \(owner))" }
+            if let qcap = config.queue(named: queue)?.maxRunning, qcap > 0, let n = byQueue[queue], n >= qcap {
+                return "queue cap (\(n)/\(qcap) running in \(queue))"
+            }
+            if total >= config.maxRunning { return "waiting for a slot (\(total)/\(config.maxRunning) running)" }
+            return "next to start"
+        }
+    }
+
+    /// Jobs from the store, or from the outbox when the store is out of reach.
+    struct JobSource {
+        let layout: SpoolLayout
+
+        struct Job {
+            var record: JobRecord
+            var status: JobStatus?
+            var state: JobState { status?.state ?? record.state }
+        }
+
+        /// With `statuses`, each job's status.json is read too (for the columns the store lacks).
+        func list(_ filter: Filter, limit: Int?, statuses: Bool = true) -> [Job] {
+            // silent: no store here (another host, no daemon yet): the outbox has the same answer.
+            if let store = try? JobStore(readOnlyPath: layout.database),
+               let rows = try? store.list(states: filter.states, owner: filter.owner, queue: filter.queue,
+                                          since: filter.since, limit: limit) {   // silent: as above
+                return rows.map { Job(record: $0, status: statuses ? readStatus($0.id) : nil) }
+            }
+            return scanOutbox(filter, limit: limit)
+        }
+
+        func readStatus(_ id: String) -> JobStatus? {
+            // silent: a job removed meanwhile, or a status being replaced: the store's record stands.
+            guard let bytes = try? FileOps.readFile(layout.status(id)) else { return nil }
+            return try? JSON.decode(JobStatus.self, from: bytes)   // silent: as above
+        }
+
+        /// Without the store: every status.json in the outbox (slow with many jobs, but complete).
+        func scanOutbox(_ filter: Filter, limit: Int?) -> [Job] {
+            var out: [Job] = []
+            // silent: an unreadable outbox lists no jobs; `hopper system` tells why.
+            for id in (try? FileOps.listDirectory(layout.outbox)) ?? [] where Names.isValid(id) {
+                guard let s = readStatus(id), filter.matches(s) else { continue }
+                out.append(Job(record: JobRecord(status: s, uid: -1), status: s))
+            }
+            out.sort { ($0.record.submittedAt, $0.record.id) > ($1.record.submittedAt, $1.record.id) }
+            return limit.map { Array(out.prefix($0)) } ?? out
+        }
+    }
+}
+
+extension String {
+    /// Without leading and trailing white space.
+    var trimmedSpaces: String {
+        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+}
+
+extension JobState {
+    /// `--state a,b --state c` (states add up), each checked.
+    static func parseList(_ options: [String]) throws -> [JobState] {
+        var out: [JobState] = []
+        for part in options.flatMap({ $0.split(separator: ",") }) {
+            let parsed = try JobState.parseArgument(String(part).trimmedSpaces)
+            if !out.contains(parsed) { out.append(parsed) }
+        }
+        return out
     }
 }
 

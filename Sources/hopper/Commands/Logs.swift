@@ -4,7 +4,8 @@
 // `==> logs/<step>.log <==` header (as `tail` shows several files). --follow keeps printing
 // bytes as they are appended (the size is polled every 200 ms: works over NFS), follows the
 // logs of later steps as they appear, and stops once the job is terminal, after printing what
-// was written before its final status.
+// was written before its final status. While no daemon writes a heartbeat, it says so on
+// stderr (DaemonWatch) and goes on following.
 import ArgumentParser
 import HopperCore
 #if canImport(Glibc)
@@ -55,7 +56,9 @@ extension Hopper {
                     Console.err("\(Self.missing(name, status)); waiting for it\n")
                 }
             }
+            var watch = DaemonWatch(layout)
             while !status.state.isTerminal {
+                watch.warn()
                 try await Task.sleep(for: .milliseconds(200))
                 // Status first: every byte written before a terminal status is printed below.
                 if let bytes = try? FileOps.readFile(layout.status(id)),

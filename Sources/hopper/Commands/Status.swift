@@ -25,15 +25,22 @@ extension Hopper {
             guard let bytes = try? FileOps.readFile(layout.status(id)) else {
                 throw CLIError(whereabouts(id, layout))
             }
+            let decoded: Result<JobStatus, any Error>
+            do { decoded = .success(try JSON.decode(JobStatus.self, from: bytes)) } catch { decoded = .failure(error) }
+            if case .success(let s) = decoded, !s.state.isTerminal {
+                var watch = DaemonWatch(layout)
+                watch.warn()   // "running" means nothing while no daemon runs
+            }
             if json {
-                Console.out(bytes: bytes)
+                Console.out(bytes: bytes)   // as it is, even a file this version cannot read
                 return
             }
-            let status: JobStatus
-            do { status = try JSON.decode(JobStatus.self, from: bytes) } catch {
-                throw CLIError("\(layout.status(id)) is not a valid status file: \(error)")
+            switch decoded {
+            case .success(let status):
+                print(render(status))
+                if status.state == .failed, let tail = failedLogTail(status, layout) { print(tail) }
+            case .failure(let error): throw CLIError("\(layout.status(id)) is not a valid status file: \(error)")
             }
-            print(render(status))
         }
 
         func render(_ s: JobStatus) -> String {
@@ -43,12 +50,15 @@ extension Hopper {
             if let d = s.description { lines.append("  description  \(d)") }
             lines.append("  workflow     \(s.workflow ?? "(inline steps)")")
             lines.append("  owner        \(s.owner)    queue \(s.queue)    priority \(s.priority)    executor \(s.executor.kind.rawValue)\(s.executor.id.map { " \($0)" } ?? "")")
-            lines.append("  submitted    \(s.submittedAt)")
+            lines.append("  submitted    \(HumanFormat.localTime(s.submittedAt))")
             if let waiting = s.waitingFor, !waiting.isEmpty {
                 lines.append("  waiting for  " + waiting.joined(separator: "\n               "))
             }
-            if let t = s.startedAt { lines.append("  started      \(t)") }
-            if let t = s.finishedAt { lines.append("  finished     \(t)") }
+            if let t = s.startedAt { lines.append("  started      \(HumanFormat.localTime(t))") }
+            if let t = s.finishedAt {
+                let took = HumanFormat.runSeconds(s).map { " (ran \(HumanFormat.elapsed($0)))" } ?? ""
+                lines.append("  finished     \(HumanFormat.localTime(t))\(took)")
+            }
             if let e = s.error {
                 lines.append("  error        \(e.message)")
             }
@@ -65,6 +75,39 @@ extension Hopper {
             if !s.results.isEmpty { lines.append("  results      \(s.results.count) file\(s.results.count == 1 ? "" : "s") (hopper results \(s.id))") }
             return lines.joined(separator: "\n")
         }
+    }
+}
+
+extension Hopper.Status {
+    static let tailLines = 10
+
+    /// The failing step's last lines, and the command for the rest; nil when it has no log.
+    func failedLogTail(_ s: JobStatus, _ layout: SpoolLayout) -> String? {
+        guard let step = s.error?.step ?? s.steps.last(where: { $0.state == .failed })?.name else { return nil }
+        let path = layout.folder(s.id).log(step: step)
+        let bytes = Self.readTail(path, bytes: 64 << 10)
+        guard !bytes.isEmpty else { return nil }
+        var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last == "" { lines.removeLast() }
+        let shown = lines.suffix(Self.tailLines)
+        var out = "  last \(shown.count) line\(shown.count == 1 ? "" : "s") of \(JobFolder.logRelative(step: step)):\n"
+        out += shown.map { "    " + $0 }.joined(separator: "\n")
+        out += "\n  the whole log: hopper logs \(s.id) \(step)"
+        return out
+    }
+
+    /// The last `count` bytes of a file; empty when it cannot be read (a step that failed
+    /// before writing anything has no log, and the error line says why it failed).
+    static func readTail(_ path: String, bytes count: Int) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return [] }
+        let start = max(0, Int(st.st_size) - count)
+        var buffer = [UInt8](repeating: 0, count: Int(st.st_size) - start)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
+        return n > 0 ? Array(buffer.prefix(n)) : []
     }
 }
 
@@ -87,6 +130,13 @@ func whereabouts(_ id: String, _ layout: SpoolLayout) -> String {
            let r = try? JSON.decode(Rejection.self, from: bytes) {
             return "\(file) was rejected (\(r.reason)), see \(layout.rejected)/\(file).error.json:\n" + r.formatted
         }
+    }
+    // Dropped as RUN.YAML or RUN.yaml.txt: rejected under its own name, saying how to name it.
+    for file in (try? FileOps.listDirectory(layout.rejected)) ?? [] where !file.hasSuffix(".error.json") {
+        guard case .misnamed(let rename) = DropNames.classify(file), DropNames.stem(of: rename) == id,
+              let bytes = try? FileOps.readFile(layout.rejected + "/" + file + ".error.json"),
+              let r = try? JSON.decode(Rejection.self, from: bytes) else { continue }
+        return "\(file) was rejected (\(r.reason)), see \(layout.rejected)/\(file).error.json:\n" + r.formatted
     }
     if let store = try? JobStore(readOnlyPath: layout.database), let record = try? store.job(id: id),
        (try? store.outboxExpired(id: id)) == true {

@@ -29,8 +29,12 @@ extension Hopper {
         }
 
         func run() async throws {
+            // silent: validate works without a spool (the workflow directory may be given alone).
             let resolved = try? spoolOptions.resolve(mustExist: false)
-            let dir = workflows ?? resolved?.workflows ?? (FileOps.isDirectory("Workflows") ? "Workflows" : nil)
+            if let warning = resolved?.warning { Console.err("hopper: warning: \(warning)\n") }
+            var dir = workflows ?? resolved?.workflows
+            // The daemon's own choice stands, even "none"; without a daemon, ./Workflows will do.
+            if dir == nil && resolved?.fromDaemon != true && FileOps.isDirectory("Workflows") { dir = "Workflows" }
             let catalog = dir.map { WorkflowCatalog(directory: $0) }
             let limit = Int(resolved?.config.maxManifestSize.bytes ?? (1 << 20))
             var bad = 0

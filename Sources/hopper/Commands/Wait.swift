@@ -4,7 +4,9 @@
 // notification crosses hosts). A job still in the inbox (just submitted) is waited for; an id
 // that is nowhere, or whose manifest was rejected, is an error at once. On a terminal, one
 // progress line is kept up to date; at the end, one line per job: `S001 completed`,
-// `S002 failed: step align exited with 3`. A --timeout that passes is an error (exit 1).
+// `S002 failed: step align exited with 3`. A --timeout that passes is exit 124 (as timeout(1));
+// a job that did not complete is exit 1; a usage error 64. While no daemon writes a heartbeat
+// (three intervals), a warning on stderr says so and how to check (DaemonWatch).
 import ArgumentParser
 import HopperCore
 #if canImport(Glibc)
@@ -14,7 +16,7 @@ import Glibc
 extension Hopper {
     struct Wait: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Wait until jobs end; exit 0 if all completed, 1 otherwise.")
+            abstract: "Wait until jobs end; exit 0 if all completed, 1 otherwise, 124 on --timeout.")
 
         @OptionGroup var spoolOptions: SpoolOptions
 
@@ -67,6 +69,7 @@ extension Hopper {
             let terminal = isatty(1) == 1
             var shown = ""
             var timedOut = false
+            var watch = DaemonWatch(layout)
             while true {
                 for id in jobs where !(places[id]?.isFinal ?? false) {
                     let place = locate(id, layout)
@@ -74,6 +77,10 @@ extension Hopper {
                     places[id] = place
                 }
                 if jobs.allSatisfy({ places[$0]?.isFinal ?? false }) { break }
+                if let warning = watch.check() {
+                    if terminal && !shown.isEmpty { Console.out("\r\u{1B}[K"); shown = "" }
+                    Console.err(warning)
+                }
                 if terminal {
                     let line = progressLine(jobs.map { places[$0] ?? .unknown })
                     if line != shown { Console.out("\r" + line + "\u{1B}[K"); shown = line }
@@ -96,10 +103,13 @@ extension Hopper {
             }
             if timedOut {
                 let open = jobs.filter { !(places[$0]?.isFinal ?? false) }
-                throw CLIError("timed out after \(limit?.text ?? "") waiting for \(open.joined(separator: ", "))")
+                throw CLIError("timed out after \(limit?.text ?? "") waiting for \(open.joined(separator: ", "))", code: Self.timedOutCode)
             }
             if !allCompleted { throw ExitCode(1) }
         }
+
+        /// Exit status when --timeout passes: 124, as timeout(1); 1 is a job that did not complete.
+        static let timedOutCode: Int32 = 124
 
         func locate(_ id: String, _ layout: SpoolLayout) -> Place {
             if let bytes = try? FileOps.readFile(layout.status(id)),

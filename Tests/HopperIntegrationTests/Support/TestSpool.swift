@@ -249,6 +249,19 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
+/// Writes `system/status.json` as a daemon in state `state` would, beating every `interval` s,
+/// its last beat `age` seconds ago.
+func writeHeartbeat(_ layout: SpoolLayout, interval: Double = 2, age: Double = 0, state: String = "running",
+                    config: String? = nil, workflows: String? = nil) throws {
+    let now = Timestamp.now()
+    var beat = SystemStatus(pid: 1, host: "testhost", startedAt: Timestamp.rfc3339(now - age - 60),
+                            heartbeatAt: Timestamp.rfc3339(now - age), intervalSeconds: interval, state: state,
+                            spool: layout.root, stateDirectory: layout.state, inboxes: [], intake: .init(), jobs: [:])
+    beat.config = config
+    beat.workflows = workflows
+    try FileOps.writeAtomically(layout.heartbeat, try JSON.pretty(beat))
+}
+
 /// A small valid manifest for the `demo` workflow.
 func demoManifest(sample: String = "S001", priority: Int = 0) -> String {
     """
