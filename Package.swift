@@ -5,6 +5,13 @@ let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
 ]
 
+/// C defines for CHopperBuild from the environment (only that target is rebuilt when they change).
+let buildStamp: [CSetting] = ["HOPPER_BUILD_COMMIT", "HOPPER_BUILD_DATE"].compactMap { name in
+    guard let value = Context.environment[name], !value.isEmpty,
+          value.allSatisfy({ $0.isLetter || $0.isNumber || "-:+.TZ".contains($0) }) else { return nil }
+    return .define(name, to: "\"" + value + "\"")
+}
+
 let package = Package(
     name: "hopper",
     // Linux only: inotify, statfs magic numbers, renameat2, syncfs, /proc, posix_spawn with
@@ -29,6 +36,9 @@ let package = Package(
         .systemLibrary(name: "CInotifyTools", providers: [.apt(["libinotifytools0-dev"])]),
         // Shims for Linux calls Swift's Glibc module hides (renameat2, syncfs).
         .target(name: "CHopperSys"),
+        // The build stamp (commit and date) that `hopper --version` prints: scripts/package sets
+        // HOPPER_BUILD_COMMIT and HOPPER_BUILD_DATE; any other build is unstamped and says so.
+        .target(name: "CHopperBuild", cSettings: buildStamp),
 
         // The core: manifest model, spool layout, status. Knows nothing of inotify, processes or SQLite.
         .target(name: "HopperCore", dependencies: ["CYAML", "CHopperSys"], swiftSettings: strict),
@@ -62,7 +72,7 @@ let package = Package(
         ], swiftSettings: strict),
         // The one executable: `hopper submit|validate|status|ls|wait|logs|results|cancel|retry|rerun|clean|daemon`.
         .executableTarget(name: "hopper", dependencies: [
-            "HopperCore", "HopperStore", "HopperDaemon", "hopper-supervise",
+            "HopperCore", "HopperStore", "HopperDaemon", "hopper-supervise", "CHopperBuild",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -101,8 +101,13 @@ public final class JobStore: Sendable {
         var config = Configuration()
         config.label = "hopper.store"
         config.busyMode = .timeout(10)
+        // Memory bounded by design: SQLite's page cache is per connection (2 MB by default)
+        // and fills as the store grows; a writer and two readers with 512 KiB each. The
+        // store's queries are indexed, and what misses the cache is in the OS's page cache.
+        config.maximumReaderCount = 2
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA cache_size = -512")
         }
         let pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)

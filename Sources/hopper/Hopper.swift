@@ -13,8 +13,11 @@ struct Hopper: AsyncParsableCommand {
         discussion: """
             Drop a YAML manifest into <spool>/inbox/ (or use `hopper submit`); the daemon validates it, \
             and its status, logs and results appear in <spool>/outbox/<id>/.
+
+            The manifest format: man hopper-manifest. The config file: man hopper.yaml. \
+            Everything else: docs/ in the repository, /usr/share/doc/hopper/ when installed.
             """,
-        version: HopperVersion.current,
+        version: BuildInfo.versionLine,
         subcommands: [Submit.self, Validate.self, Workflows.self, Status.self, Wait.self, List.self, Logs.self, Results.self,
                       Cancel.self, Retry.self, Rerun.self, Clean.self, Daemon.self, System.self])
 

@@ -11,10 +11,11 @@ import Glibc
 #endif
 
 struct SpoolOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The spool directory (default: $HOPPER_SPOOL, then the config's `spool:`).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("The spool directory (default: $HOPPER_SPOOL, then the config's `spool:`).", valueName: "dir"), completion: .directory)
     var spool: String?
 
-    @Option(name: .long, help: ArgumentHelp("The config file (default: $HOPPER_CONFIG, then the one the spool's daemon runs with, then /etc/hopper/config.yaml if it exists).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The config file (default: $HOPPER_CONFIG, then the one the spool's daemon runs with, then /etc/hopper/config.yaml if it exists).", valueName: "file"),
+            completion: .file(extensions: ["yaml", "yml"]))
     var config: String?
 
     struct Resolved {

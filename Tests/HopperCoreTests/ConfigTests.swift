@@ -142,15 +142,16 @@ import Testing
 }
 
 @Suite struct ConfigKeyTableTests {
-    static let readme: String = {
+    /// docs/daemon.md, the page that documents the config file.
+    static let daemonPage: String = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
-        return (try? String(contentsOf: url.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
+        return (try? String(contentsOf: url.appendingPathComponent("docs/daemon.md"), encoding: .utf8)) ?? ""
     }()
 
-    @Test func theReadmeShowsTheKeyTable() throws {
+    @Test func theDocsShowTheKeyTable() throws {
         let table = HopperConfig.documentationTable()
-        #expect(Self.readme.contains(table + "\n"), "the README's configuration table differs from HopperConfig.keyTable; it should read:\n\(table)")
+        #expect(Self.daemonPage.contains(table + "\n"), "the configuration table of docs/daemon.md differs from HopperConfig.keyTable; it should read:\n\(table)")
     }
 
     @Test func everyTopLevelKeyIsParsedAndNoOtherIs() throws {

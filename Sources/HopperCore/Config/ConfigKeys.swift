@@ -1,12 +1,13 @@
 // ConfigKeys — every key of the daemon's config file, in one table: name, type, default,
-// meaning. The parser takes its list of known keys from here, the README's configuration
-// table is this table (a test renders it and compares), and nothing else lists them.
+// meaning. The parser takes its list of known keys from here, the configuration table of
+// docs/daemon.md is this table (a test renders it and compares), hopper.yaml(5) is generated
+// from it (scripts/man-pages), and nothing else lists them. Links in `meaning` are relative to docs/.
 
 public struct ConfigKey: Sendable, Equatable {
     /// The key as written in the file; `a.<b>.c` for a key inside a mapping (not top level).
     public var name: String
     public var type: String
-    /// As the README shows it, e.g. "`10s`", "number of cores", "—" (none).
+    /// As docs/daemon.md shows it, e.g. "`10s`", "number of cores", "—" (none).
     public var defaultText: String
     public var meaning: String
 
@@ -14,7 +15,7 @@ public struct ConfigKey: Sendable, Equatable {
 }
 
 extension HopperConfig {
-    /// Every key, in the README's order.
+    /// Every key, in the documentation's order.
     public static let keyTable: [ConfigKey] = [
         ConfigKey(name: "spool", type: "path", defaultText: "—", meaning: "the spool root (`--spool` and `$HOPPER_SPOOL` win)"),
         ConfigKey(name: "state", type: "path", defaultText: "`<spool>/state`", meaning: "the SQLite store; must be local disk (refused on NFS/SMB/FUSE)"),
@@ -36,24 +37,24 @@ extension HopperConfig {
         ConfigKey(name: "max_steps", type: "integer ≥ 1", defaultText: "`100`", meaning: "a job with more steps (inline or through its workflow) is rejected (`too many steps`)"),
         ConfigKey(name: "max_result_size", type: "size > 0", defaultText: "— (no cap)", meaning: "bytes one step may publish; over it the job fails naming the cap"),
         ConfigKey(name: "kill_grace", type: "duration ≥ 0", defaultText: "`10s`", meaning: "SIGTERM → SIGKILL on cancel and timeouts (the supervisor's; the daemon's own SIGKILL backstop follows 2 s later)"),
-        ConfigKey(name: "lease_timeout", type: "duration > 0", defaultText: "`60s`", meaning: "the spool lease (`system/daemon.lease`) of a daemon on another host, not renewed this long, is taken over by a daemon starting on the spool (see \"One spool, one daemon\")"),
+        ConfigKey(name: "lease_timeout", type: "duration > 0", defaultText: "`60s`", meaning: "the spool lease (`system/daemon.lease`) of a daemon on another host, not renewed this long, is taken over by a daemon starting on the spool (see [One spool, one daemon](operations.md#one-spool-one-daemon))"),
         ConfigKey(name: "submit_id", type: "stem or auto", defaultText: "`stem`", meaning: "the job id `hopper submit` gives without `--id`: the file's stem (a taken one is refused), or `auto` (the stem, made unique with `-2`, `-3`, …)"),
         ConfigKey(name: "snakemake", type: "path", defaultText: "`$HOPPER_SNAKEMAKE`, `snakemake` on PATH, `.venv/snakemake/bin/snakemake` beside Workflows/", meaning: "the Snakemake executable"),
-        ConfigKey(name: "slurm", type: "mapping", defaultText: "`{poll_interval: 2s}`", meaning: "the SLURM executor: `poll_interval`, `partition`, `account`, `qos`, `bin_dir` (see [SLURM](#slurm))"),
+        ConfigKey(name: "slurm", type: "mapping", defaultText: "`{poll_interval: 2s}`", meaning: "the SLURM executor: `poll_interval`, `partition`, `account`, `qos`, `bin_dir` (see [SLURM](slurm.md))"),
         ConfigKey(name: "mail_command", type: "command", defaultText: "`/usr/sbin/sendmail -t`", meaning: "a sendmail-compatible command (as SLURM's MailProg): reads the message, recipients in `To:`"),
         ConfigKey(name: "notify_timeout", type: "duration > 0", defaultText: "`30s`", meaning: "a mail or notify command still running after this is killed (its whole process group)"),
         ConfigKey(name: "min_free_space", type: "size ≥ 0", defaultText: "`1G`", meaning: "intake pauses while the outbox or the workspaces have less free space (`0`: never)"),
         ConfigKey(name: "retention", type: "mapping", defaultText: "`{workspaces: 7d, outbox: never, interval: 1h}`", meaning: "finished jobs' workspaces and outbox entries are removed this long after the job ended (`never` keeps them)"),
         ConfigKey(name: "allow_users", type: "user names", defaultText: "— (everyone)", meaning: "when set, only these users' manifests are accepted; others are rejected with `submitter not allowed`"),
         ConfigKey(name: "deny_users", type: "user names", defaultText: "—", meaning: "these users' manifests are rejected"),
-        ConfigKey(name: "run_as", type: "service or owner", defaultText: "`service`", meaning: "`service`: every job runs as the daemon's user; `owner`: each job runs as the owner of its manifest file (the daemon must run as root) — see \"Multi-user hosts\""),
+        ConfigKey(name: "run_as", type: "service or owner", defaultText: "`service`", meaning: "`service`: every job runs as the daemon's user; `owner`: each job runs as the owner of its manifest file (the daemon must run as root) — see [Multi-user hosts](operations.md#multi-user-hosts-run_as-owner)"),
         ConfigKey(name: "min_uid", type: "integer ≥ 0", defaultText: "`1000`", meaning: "`run_as: owner`: manifests of accounts below it (root, system accounts) are refused unless `allow_users` names them"),
         ConfigKey(name: "job_mode", type: "octal mode", defaultText: "`0700`", meaning: "`run_as: owner`: mode of each job's outbox folder and workspace (they belong to the owner); `0750` with `job_group` shares them"),
         ConfigKey(name: "job_group", type: "group name", defaultText: "owner's primary group", meaning: "`run_as: owner`: group of each job's folders"),
         ConfigKey(name: "pages", type: "on or off", defaultText: "`on`", meaning: "keep the static pages (`index.html` at the spool root, in each job folder and in `rejected/`) up to date (see docs/pages.md)"),
     ]
 
-    /// The README's table: `| key | type | default | meaning |`.
+    /// The table of docs/daemon.md: `| key | type | default | meaning |`.
     public static func documentationTable() -> String {
         var lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
         for k in keyTable { lines.append("| `\(k.name)` | \(k.type) | \(k.defaultText) | \(k.meaning) |") }

@@ -1,7 +1,7 @@
 // HopperConfig — the daemon's configuration file (SPEC §6), e.g. /etc/hopper/config.yaml.
 //
 // CONFIGURATION. Every key is optional; all of them, with type, default and meaning, are in
-// one table: `HopperConfig.keyTable` (ConfigKeys.swift), which the README shows.
+// one table: `HopperConfig.keyTable` (ConfigKeys.swift), which docs/daemon.md shows.
 //
 // Relative paths are resolved against the directory holding the config file. Unknown keys
 // are errors, reported with line and column like manifest errors.

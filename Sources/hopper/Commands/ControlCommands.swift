@@ -24,9 +24,10 @@ extension Hopper {
             discussion: "Name the jobs, or choose them as `hopper ls` does: --state (default: every state cancel applies to) and --owner.")
 
         @OptionGroup var spoolOptions: SpoolOptions
-        @Argument(help: ArgumentHelp("The job ids.", valueName: "id")) var ids: [String] = []
+        @Argument(help: ArgumentHelp("The job ids.", valueName: "id"), completion: Completions.jobIDs) var ids: [String] = []
 
-        @Option(help: ArgumentHelp("Every job in these states, comma-separated or repeated.", valueName: "states"))
+        @Option(help: ArgumentHelp("Every job in these states, comma-separated or repeated.", valueName: "states"),
+                completion: Completions.states)
         var state: [String] = []
 
         @Option(help: ArgumentHelp("Every job of this owner (with --state: in those states).", valueName: "user"))
@@ -73,7 +74,7 @@ extension Hopper {
             abstract: "Run a failed or cancelled job again from its first unfinished step.")
 
         @OptionGroup var spoolOptions: SpoolOptions
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id"), completion: Completions.jobIDs) var id: String
         @OptionGroup var request: RequestOptions
 
         func validate() throws { try RequestOptions.check(id: id) }
@@ -88,9 +89,10 @@ extension Hopper {
             abstract: "Run steps of a finished job again, as new attempts (default: every step; --step X: X and the steps after it).")
 
         @OptionGroup var spoolOptions: SpoolOptions
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id"), completion: Completions.jobIDs) var id: String
 
-        @Option(name: .customLong("step"), help: ArgumentHelp("Run this step again and every step after it (repeat for more; default: all).", valueName: "name"))
+        @Option(name: .customLong("step"), help: ArgumentHelp("Run this step again and every step after it (repeat for more; default: all).", valueName: "name"),
+                completion: Completions.steps)
         var steps: [String] = []
 
         @Flag(help: "Run only the named steps, not the steps after them (their outputs may then be stale).")
@@ -128,7 +130,7 @@ extension Hopper {
             abstract: "Delete a finished job's workspace; the outbox stays.")
 
         @OptionGroup var spoolOptions: SpoolOptions
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id")) var id: String
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id"), completion: Completions.jobIDs) var id: String
         @OptionGroup var request: RequestOptions
 
         func validate() throws { try RequestOptions.check(id: id) }

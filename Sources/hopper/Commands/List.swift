@@ -25,13 +25,14 @@ extension Hopper {
 
         @OptionGroup var spoolOptions: SpoolOptions
 
-        @Option(help: ArgumentHelp("Only jobs in these states, comma-separated or repeated (\(JobState.allCases.map(\.rawValue).joined(separator: ", "))).", valueName: "states"))
+        @Option(help: ArgumentHelp("Only jobs in these states, comma-separated or repeated (\(JobState.allCases.map(\.rawValue).joined(separator: ", "))).", valueName: "states"),
+                completion: Completions.states)
         var state: [String] = []
 
         @Option(help: ArgumentHelp("Only jobs of this owner.", valueName: "user"))
         var owner: String?
 
-        @Option(help: ArgumentHelp("Only jobs of this queue.", valueName: "queue"))
+        @Option(help: ArgumentHelp("Only jobs of this queue.", valueName: "queue"), completion: Completions.queues)
         var queue: String?
 
         @Option(help: ArgumentHelp("Only jobs submitted within this long (e.g. 2h, 7d) or since this time (RFC 3339).", valueName: "when"))

@@ -18,10 +18,10 @@ extension Hopper {
 
         @OptionGroup var spoolOptions: SpoolOptions
 
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id"))
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id"), completion: Completions.jobIDs)
         var id: String
 
-        @Argument(help: ArgumentHelp("Only this step's log (default: every step's, in order).", valueName: "step"))
+        @Argument(help: ArgumentHelp("Only this step's log (default: every step's, in order).", valueName: "step"), completion: Completions.steps)
         var step: String?
 
         @Flag(name: [.short, .long], help: "Keep printing as the logs grow, until the job ends.")

@@ -16,7 +16,7 @@ extension Hopper {
 
         @OptionGroup var spoolOptions: SpoolOptions
 
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id"))
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id"), completion: Completions.jobIDs)
         var id: String
 
         @Flag(help: "JSON lines, one object per file ({path, bytes, sha256}).")

@@ -12,7 +12,7 @@ extension Hopper {
 
         @OptionGroup var spoolOptions: SpoolOptions
 
-        @Argument(help: ArgumentHelp("The job id.", valueName: "id"))
+        @Argument(help: ArgumentHelp("The job id.", valueName: "id"), completion: Completions.jobIDs)
         var id: String
 
         @Flag(help: "Print status.json as it is.")

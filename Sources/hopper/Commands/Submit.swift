@@ -22,13 +22,14 @@ extension Hopper {
 
         @OptionGroup var spoolOptions: SpoolOptions
 
-        @Argument(help: ArgumentHelp("Manifests (YAML); - reads one from standard input.", valueName: "file"))
+        @Argument(help: ArgumentHelp("Manifests (YAML); - reads one from standard input.", valueName: "file"),
+                  completion: Completions.manifests)
         var files: [String] = []
 
         @Option(help: ArgumentHelp("The job id (default: the file name without .yaml, or as the config's submit_id says); `auto`: the stem, made unique with -2, -3, ….", valueName: "id"))
         var id: String?
 
-        @Option(help: ArgumentHelp("Drop into inbox/<queue>/ instead of the inbox root.", valueName: "queue"))
+        @Option(help: ArgumentHelp("Drop into inbox/<queue>/ instead of the inbox root.", valueName: "queue"), completion: Completions.queues)
         var queue: String?
 
         @Flag(help: "Create the queue folder when it does not exist and the config names no such queue.")

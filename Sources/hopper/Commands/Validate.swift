@@ -12,16 +12,16 @@ extension Hopper {
 
         @OptionGroup var spoolOptions: SpoolOptions
 
-        @Option(help: ArgumentHelp("The workflow directory (default: the config's `workflows:`, then Workflows/ beside the spool).", valueName: "dir"))
+        @Option(help: ArgumentHelp("The workflow directory (default: the config's `workflows:`, then Workflows/ beside the spool).", valueName: "dir"), completion: .directory)
         var workflows: String?
 
-        @Option(help: ArgumentHelp("Check as if dropped into inbox/<queue>/ (its default workflow applies).", valueName: "queue"))
+        @Option(help: ArgumentHelp("Check as if dropped into inbox/<queue>/ (its default workflow applies).", valueName: "queue"), completion: Completions.queues)
         var queue: String?
 
         @Flag(name: .shortAndLong, help: "Print nothing for valid files.")
         var quiet = false
 
-        @Argument(help: ArgumentHelp("Manifests to check.", valueName: "file"))
+        @Argument(help: ArgumentHelp("Manifests to check.", valueName: "file"), completion: Completions.manifests)
         var files: [String]
 
         func validate() throws {

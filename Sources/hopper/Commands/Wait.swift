@@ -20,7 +20,7 @@ extension Hopper {
 
         @OptionGroup var spoolOptions: SpoolOptions
 
-        @Argument(help: ArgumentHelp("The job ids.", valueName: "id"))
+        @Argument(help: ArgumentHelp("The job ids.", valueName: "id"), completion: Completions.jobIDs)
         var ids: [String]
 
         @Option(help: ArgumentHelp("Give up after this long, e.g. 30s, 2h (default: wait for ever).", valueName: "duration"))
