@@ -114,14 +114,14 @@ import Testing
 
     @Test func spoolPageSaysPlainlyWhenNoDaemonRuns() {
         let now = Timestamp.parse("2026-01-02T04:00:00Z")!
-        let none = SpoolPage.render(SpoolPageData(system: nil, jobs: [], now: now))
+        let none = SpoolPage.render(SpoolPageData(system: nil, counts: [:], now: now), jobs: [])
         #expect(html(none[0].bytes ?? []).contains("No daemon has written a heartbeat"))
-        let stale = SpoolPage.render(SpoolPageData(system: system(heartbeat: "2026-01-02T03:00:00Z"), jobs: [], now: now))
+        let stale = SpoolPage.render(SpoolPageData(system: system(heartbeat: "2026-01-02T03:00:00Z"), counts: [:], now: now), jobs: [])
         let page = html(stale[0].bytes ?? [])
         #expect(page.contains("No daemon is running"))
         #expect(page.contains("node&lt;1&gt;"))
         #expect(page.contains("1h 0m old"))
-        let alive = html(SpoolPage.render(SpoolPageData(system: system(heartbeat: "2026-01-02T03:59:58Z"), jobs: [], now: now))[0].bytes ?? [])
+        let alive = html(SpoolPage.render(SpoolPageData(system: system(heartbeat: "2026-01-02T03:59:58Z"), counts: [:], now: now), jobs: [])[0].bytes ?? [])
         #expect(alive.contains("The daemon is running"))
         #expect(alive.contains("paused</strong> (low disk &lt;space&gt;)"))
         #expect(alive.contains("5.0 GiB of 10.0 GiB"))
@@ -139,7 +139,7 @@ import Testing
         }
         jobs.sort(by: JobSummary.newerFirst)
         let rejected = [Rejection(file: "bad<&>.yaml", reason: "invalid manifest", diagnostics: [])]
-        let pages = SpoolPage.render(SpoolPageData(system: nil, jobs: jobs, rejected: rejected))
+        let pages = SpoolPage.render(SpoolPageData(system: nil, counts: SpoolPage.counts(jobs), rejected: rejected), jobs: jobs)
         let names = Set(pages.map { $0.name })
         #expect(pages.allSatisfy { $0.bytes != nil })
         #expect(names.contains("index.html"))
@@ -168,7 +168,7 @@ import Testing
         let keys = Dictionary(uniqueKeysWithValues: pages.compactMap { p in p.key.map { (p.name, $0) } })
         #expect(jobs[5_000].id == "job-94999" && jobs[5_000].state == .completed)
         jobs[5_000].state = .running   // on page 6 of all jobs; the 4,501st of the completed ones (page 5)
-        let again = SpoolPage.render(SpoolPageData(system: nil, jobs: jobs, rejected: rejected), previous: keys)
+        let again = SpoolPage.render(SpoolPageData(system: nil, counts: SpoolPage.counts(jobs), rejected: rejected), jobs: jobs, previous: keys)
         let rendered = Set(again.filter { $0.bytes != nil }.map { $0.name })
         #expect(rendered.contains("index.html") && rendered.contains("index-6.html") && rendered.contains("index-running.html"))
         #expect(!rendered.contains("index-5.html") && !rendered.contains("index-7.html") && !rendered.contains("index-failed-2.html"))

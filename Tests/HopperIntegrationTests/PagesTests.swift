@@ -68,6 +68,8 @@ extension TestSpool {
         let running = try spool.waitForPage(spool.layout.folder("runs").page, containing: ["s-running\">running</span>"])
         #expect(running.contains("http-equiv=\"refresh\""))
         try spool.waitForPage(spool.layout.folder("waits").page, containing: ["s-pending\">pending</span>"])
+        #expect(try chromiumDOM(spool.layout.folder("runs").page).contains("s-running\">running</span>"))
+        #expect(try chromiumDOM(spool.layout.folder("waits").page).contains("s-pending\">pending</span>"))
         let index = try spool.waitForPage(spool.layout.page("index.html"),
                                           containing: ["href=\"outbox/runs/index.html\"", "href=\"outbox/waits/index.html\"",
                                                        "The daemon is running", "href=\"index-failed.html\">failed 1"])
@@ -99,6 +101,10 @@ extension TestSpool {
         #expect(dom.contains("bad &lt;script&gt;alert(1)&lt;/script&gt;"))
         #expect(!dom.contains("<script"))
         #expect(dom.contains("line-40"))
+        #expect(try chromiumDOM(spool.layout.folder("runs").page).contains("s-cancelled\">cancelled</span>"))
+        #expect(try chromiumDOM(spool.layout.folder("waits").page).contains("value=\"100\""))
+        let indexDOM = try chromiumDOM(spool.layout.page("index.html"))
+        #expect(indexDOM.contains("href=\"outbox/fails/index.html\"") && indexDOM.contains("s-completed\">completed</span>"))
         let rejectedDOM = try chromiumDOM(spool.layout.rejectedPage)
         #expect(rejectedDOM.contains("bad&lt;&amp;&gt;.yaml"))
         #expect(!rejectedDOM.contains("bad<&>"))
@@ -134,6 +140,32 @@ extension TestSpool {
                                           "--dump-dom", URL(fileURLWithPath: path).absoluteString])
         guard r.code == 0, r.stdout.contains("</html>") else { throw TestFailure("chromium exited \(r.code): \(r.stderr.suffix(2000))") }
         return r.stdout
+    }
+
+    /// Pages are written when the daemon is told of a change; a change made while no daemon
+    /// ran (a page deleted, a status rewritten) is found by the walk over the store at start.
+    @Test func aRestartedDaemonWritesPagesMissingOrOlderThanTheirJob() throws {
+        let spool = try TestSpool()
+        try spool.startDaemon()
+        for name in ["r1", "r2", "r3"] { try spool.drop(name + ".yaml", "steps: [{name: a, run: \"true\"}]\n") }
+        for name in ["r1", "r2", "r3"] {
+            try spool.waitFor(name)
+            try spool.waitForPage(spool.layout.folder(name).page, containing: ["s-completed\">completed</span>"])
+        }
+        let kept = try FileOps.readFile(spool.layout.folder("r3").page)
+        #expect(spool.stopDaemon() == 0)
+        unlink(spool.layout.folder("r1").page)
+        // r2's status rewritten after its page, with a description the page must show.
+        let statusPath = spool.layout.folder("r2").status
+        var status = try JSON.decode(JobStatus.self, from: try FileOps.readFile(statusPath))
+        status.description = "changed-while-down"
+        Thread.sleep(forTimeInterval: 0.05)
+        try FileOps.writeAtomically(statusPath, try JSON.pretty(status))
+        try spool.startDaemon()
+        try spool.waitForPage(spool.layout.folder("r1").page, containing: ["s-completed\">completed</span>"])
+        try spool.waitForPage(spool.layout.folder("r2").page, containing: ["changed-while-down"])
+        #expect(try FileOps.readFile(spool.layout.folder("r3").page) == kept)
+        #expect(spool.stopDaemon() == 0)
     }
 
     @Test func pagesOffWritesNone() throws {

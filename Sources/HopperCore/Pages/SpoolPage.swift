@@ -25,6 +25,13 @@ public struct JobSummary: Sendable, Hashable {
         finishedAt = s.finishedAt
     }
 
+    public init(id: String, state: JobState, progress: Double, currentStep: String?, owner: String, queue: String,
+                workflow: String?, submittedAt: String, startedAt: String?, finishedAt: String?) {
+        self.id = id; self.state = state; self.progress = progress; self.currentStep = currentStep; self.owner = owner
+        self.queue = queue; self.workflow = workflow; self.submittedAt = submittedAt; self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
     /// Newest first: later submissions, then ids in reverse order.
     public static func newerFirst(_ a: JobSummary, _ b: JobSummary) -> Bool {
         if a.submittedAt != b.submittedAt { return a.submittedAt > b.submittedAt }
@@ -35,18 +42,27 @@ public struct JobSummary: Sendable, Hashable {
 public struct SpoolPageData: Sendable {
     /// `system/status.json`; nil when there is none (no daemon ever ran, or it is unreadable).
     public var system: SystemStatus?
-    /// Every job, newest first.
-    public var jobs: [JobSummary]
+    /// The number of jobs in each state (the filters' counts, and how many further pages).
+    public var counts: [JobState: Int]
     /// The latest rejections, newest first.
     public var rejected: [Rejection]
     /// Manifests in the inbox not yet taken.
     public var backlog: Int?
     public var now: Double
 
-    public init(system: SystemStatus?, jobs: [JobSummary], rejected: [Rejection] = [], backlog: Int? = nil,
+    public init(system: SystemStatus?, counts: [JobState: Int], rejected: [Rejection] = [], backlog: Int? = nil,
                 now: Double = Timestamp.now()) {
-        self.system = system; self.jobs = jobs; self.rejected = rejected; self.backlog = backlog; self.now = now
+        self.system = system; self.counts = counts; self.rejected = rejected; self.backlog = backlog; self.now = now
     }
+
+    /// Jobs in the list `filter` (nil: all).
+    public func count(_ filter: JobState?) -> Int {
+        if let filter { return counts[filter] ?? 0 }
+        return counts.values.reduce(0, +)
+    }
+
+    /// Whether any job is not yet ended (the first pages then refresh themselves).
+    public var isActive: Bool { counts.contains { !$0.key.isTerminal && $0.value > 0 } }
 }
 
 public enum SpoolPage {
@@ -61,6 +77,29 @@ public enum SpoolPage {
         return name + ".html"
     }
 
+    /// The lists: all jobs, then one per state.
+    public static let filters: [JobState?] = [nil] + JobState.allCases.map { Optional($0) }
+
+    /// Pages of the list `filter` (at least one, which may say "No jobs.").
+    public static func pageCount(_ data: SpoolPageData, filter: JobState?) -> Int {
+        max(1, (data.count(filter) + jobsPerPage - 1) / jobsPerPage)
+    }
+
+    /// What a further page lists: the same key, the same page (its bytes need not be made again).
+    public static func key(pages: Int, jobs: some Sequence<JobSummary>) -> Int {
+        var hasher = Hasher()
+        hasher.combine(pages)
+        for job in jobs { hasher.combine(job) }
+        return hasher.finalize()
+    }
+
+    /// Counts by state of an in-memory list.
+    public static func counts(_ jobs: some Sequence<JobSummary>) -> [JobState: Int] {
+        var out: [JobState: Int] = [:]
+        for job in jobs { out[job.state, default: 0] += 1 }
+        return out
+    }
+
     /// One page written: its name, its bytes (nil: unchanged since `previous`, not rendered),
     /// and the key of what it lists (nil for first pages, which show the daemon's health and
     /// are always rendered).
@@ -70,50 +109,45 @@ public enum SpoolPage {
         public var key: Int?
     }
 
-    /// Every page: the whole list and one list per state, each in pages of `jobsPerPage`.
-    /// A further page (2, 3, …) whose key is in `previous` under its name lists the same jobs
-    /// as when it was last written and is not rendered again: with 100,000 jobs, a change
-    /// renders the first pages and the pages holding the changed jobs.
-    public static func render(_ data: SpoolPageData, previous: [String: Int] = [:]) -> [Rendered] {
+    /// Every page of an in-memory list of jobs (newest first): the whole list and one list per
+    /// state, each in pages of `jobsPerPage`. A further page (2, 3, …) whose key is in
+    /// `previous` under its name lists the same jobs as when it was last written and is not
+    /// rendered again. The daemon renders page by page from its store instead (PagesService).
+    public static func render(_ data: SpoolPageData, jobs all: [JobSummary], previous: [String: Int] = [:]) -> [Rendered] {
         var byState: [JobState: [JobSummary]] = [:]
-        for job in data.jobs { byState[job.state, default: []].append(job) }
+        for job in all { byState[job.state, default: []].append(job) }
         var out: [Rendered] = []
-        let filters: [JobState?] = [nil] + JobState.allCases.map { Optional($0) }
         for filter in filters {
-            let jobs = filter.map { byState[$0] ?? [] } ?? data.jobs
-            let pages = max(1, (jobs.count + jobsPerPage - 1) / jobsPerPage)
+            let jobs = filter.map { byState[$0] ?? [] } ?? all
+            let pages = pageCount(data, filter: filter)
             for page in 1...pages {
                 let lower = (page - 1) * jobsPerPage
-                let slice = jobs[lower..<min(jobs.count, lower + jobsPerPage)]
+                let slice = jobs[min(jobs.count, lower)..<min(jobs.count, lower + jobsPerPage)]
                 let name = fileName(state: filter, page: page)
                 var key: Int?
                 if page > 1 {
-                    var hasher = Hasher()
-                    hasher.combine(pages)
-                    for job in slice { hasher.combine(job) }
-                    key = hasher.finalize()
+                    key = self.key(pages: pages, jobs: slice)
                     if previous[name] == key {
                         out.append(Rendered(name: name, bytes: nil, key: key))
                         continue
                     }
                 }
-                let bytes = renderPage(data, filter: filter, page: page, pages: pages, jobs: slice, byState: byState)
-                out.append(Rendered(name: name, bytes: bytes, key: key))
+                out.append(Rendered(name: name, bytes: renderPage(data, filter: filter, page: page, jobs: slice), key: key))
             }
         }
         return out
     }
 
-    static func renderPage(_ data: SpoolPageData, filter: JobState?, page: Int, pages: Int,
-                           jobs: ArraySlice<JobSummary>, byState: [JobState: [JobSummary]]) -> [UInt8] {
+    /// Page `page` of the list `filter`, listing `jobs`.
+    public static func renderPage(_ data: SpoolPageData, filter: JobState?, page: Int, jobs: some Collection<JobSummary>) -> [UInt8] {
         let first = page == 1
-        let active = first && data.jobs.contains { !$0.state.isTerminal }
+        let pages = pageCount(data, filter: filter)
         var w = HTMLWriter(capacity: 64 + jobs.count * 400)
         let title = "Hopper spool" + (filter.map { " — " + $0.rawValue } ?? "")
-        PageKit.head(&w, title: title, active: active && isAlive(data))
+        PageKit.head(&w, title: title, active: first && data.isActive && isAlive(data))
         w.element("<h1>", title, "</h1>\n")
         if first { health(&w, data) }
-        filters(&w, data, filter: filter, byState: first ? byState : nil)
+        filters(&w, data, filter: filter, counts: first)
         pager(&w, filter: filter, page: page, pages: pages)
         table(&w, jobs, now: data.now)
         pager(&w, filter: filter, page: page, pages: pages)
@@ -183,13 +217,13 @@ public enum SpoolPage {
     }
 
     /// Links to the first page of each filter; with the number of jobs in each on first pages
-    /// (`byState`), so that further pages do not change when only the counts do.
-    static func filters(_ w: inout HTMLWriter, _ data: SpoolPageData, filter: JobState?, byState: [JobState: [JobSummary]]?) {
+    /// (`counts`), so that further pages do not change when only the counts do.
+    static func filters(_ w: inout HTMLWriter, _ data: SpoolPageData, filter: JobState?, counts: Bool) {
         w.raw("<nav id=\"filters\">Jobs: ")
-        let all = byState == nil ? "all" : "all " + String(data.jobs.count)
+        let all = counts ? "all " + String(data.count(nil)) : "all"
         label(&w, fileName(state: nil, page: 1), all, current: filter == nil)
         for state in JobState.allCases {
-            let count = byState.map { " " + String($0[state]?.count ?? 0) } ?? ""
+            let count = counts ? " " + String(data.count(state)) : ""
             label(&w, fileName(state: state, page: 1), state.rawValue + count, current: filter == state)
         }
         w.raw("</nav>\n")
@@ -217,7 +251,7 @@ public enum SpoolPage {
         w.raw("</p>\n")
     }
 
-    static func table(_ w: inout HTMLWriter, _ jobs: ArraySlice<JobSummary>, now: Double) {
+    static func table(_ w: inout HTMLWriter, _ jobs: some Collection<JobSummary>, now: Double) {
         guard !jobs.isEmpty else {
             w.raw("<p>No jobs.</p>\n")
             return

@@ -12,13 +12,15 @@ struct PageFile {
     private var written: [String: Int] = [:]
 
     /// Writes `bytes` to `path` unless it already holds them. `like`: a file whose owner and
-    /// mode the page takes (when the daemon runs as root). Returns whether it wrote.
+    /// mode the page takes (when the daemon runs as root). `remember`: keep its hash (the
+    /// spool's and rejected pages; not each job's, written only when told the job changed,
+    /// so that memory does not grow with the number of jobs). Returns whether it wrote.
     @discardableResult
-    mutating func write(_ path: String, _ bytes: [UInt8], like: String? = nil) throws(SystemError) -> Bool {
+    mutating func write(_ path: String, _ bytes: [UInt8], like: String? = nil, remember: Bool = true) throws(SystemError) -> Bool {
         var hasher = Hasher()
         hasher.combine(bytes)
         let digest = hasher.finalize()
-        if written[path] == digest { return false }
+        if remember, written[path] == digest { return false }
         var mode: mode_t = 0o644
         var owner: (uid_t, gid_t)?
         if let like, let st = try FileOps.lstat(like) {
@@ -35,7 +37,7 @@ struct PageFile {
         }
         Glibc.close(fd)
         try FileOps.renameTemporary(tmp, to: path)
-        written[path] = digest
+        if remember { written[path] = digest }
         return true
     }
 

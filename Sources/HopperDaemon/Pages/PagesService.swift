@@ -2,13 +2,17 @@
 // root (with its filter pages and further pages), `outbox/<id>/index.html` for every job, and
 // `rejected/index.html`.
 //
-// HOW IT LEARNS WHAT CHANGED. Without a word from the job runner: once a second it looks at
-// (stat(2)) the status.json and events.jsonl of every job not yet ended, and of a rotating
-// slice of ended ones (a rerun or a retention); every 2 s it lists the outbox (new and removed
-// jobs), rejected/ and the inbox, and looks at system/status.json. A job whose files changed
-// has its page rewritten (so at most once a second); the spool and rejected pages are
-// rewritten at most every 2 s, and only when something they show changed. Every page is
-// written atomically, and only when its bytes differ from what is there.
+// HOW IT LEARNS WHAT CHANGED. It is told (PageSignals): the store names every job a write
+// added, changed or removed, and each job's runner hands over every status it writes. Once a
+// second it takes what gathered and rewrites those jobs' pages (so a job page at most once a
+// second). The spool's first pages (the newest jobs of each list, the daemon's health, counts)
+// are rewritten at most every 2 s when a job, the heartbeat, the inbox backlog or rejected/
+// changed; the further pages (older jobs) at most every `furtherEvery` seconds, and only
+// those whose jobs changed. The lists come from the store's indexed queries a page at a time,
+// so memory and work do not grow with the number of jobs: it holds the running jobs' latest
+// summaries, the ids changed in the last second, and a key per further page. At start it walks
+// the store once, a batch per second, and writes the pages that are missing or older than
+// their job's status.json (a job that changed while no daemon ran).
 //
 // SECURITY. Pages are made by HTMLWriter, which escapes every value. Under run_as: owner (the
 // daemon is root) files in a job's folder are read without following links, a job's page
@@ -18,6 +22,7 @@
 // DIAGNOSTICS. A page that cannot be written is logged once per page (`page.write_failed`) and
 // tried again at the next change; the jobs go on.
 import HopperCore
+import HopperStore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -28,9 +33,14 @@ import Glibc
 public final class PagesService: Service {
     let keeper: Mutex<PagesKeeper>
 
-    /// `ownersOnly`: run_as: owner, where a job's folder may be its owner's alone.
-    public init(layout: SpoolLayout, catalog: WorkflowCatalog?, ownersOnly: Bool, logger: Logger) {
-        keeper = Mutex(PagesKeeper(layout: layout, catalog: catalog, ownersOnly: ownersOnly, logger: logger))
+    /// `ownersOnly`: run_as: owner, where a job's folder may be its owner's alone;
+    /// `detailsPublic`: its folders are readable by every user all the same (job_mode).
+    public init(layout: SpoolLayout, store: JobStore, signals: PageSignals, catalog: WorkflowCatalog?,
+                ownersOnly: Bool, detailsPublic: Bool, logger: Logger) {
+        store.observe { [signals] ids in signals.changed(ids) }
+        let keeper = PagesKeeper(layout: layout, store: store, signals: signals, catalog: catalog, ownersOnly: ownersOnly,
+                                 detailsPublic: detailsPublic, logger: logger)
+        self.keeper = Mutex(keeper)
     }
 
     public func run() async throws {
@@ -42,8 +52,8 @@ public final class PagesService: Service {
         await tick(final: true)
     }
 
-    /// One look at the spool, off the concurrency pool. `final`: the daemon is stopping, and
-    /// the spool page says so.
+    /// One round, off the concurrency pool. `final`: the daemon is stopping, and the spool
+    /// page says so.
     func tick(final: Bool) async {
         await BlockingIO.run { [self] in
             keeper.withLock { $0.tick(now: Timestamp.now(), final: final) }
@@ -51,12 +61,10 @@ public final class PagesService: Service {
     }
 }
 
-/// The pages' state: what is known of each job and what was last written.
+/// The pages' state: what is needed to write the next pages, bounded whatever the backlog.
 struct PagesKeeper: Sendable {
     /// A file's identity and version as stat(2) sees it.
     struct FileKey: Equatable, Sendable {
-        var inode: UInt64
-        var size: Int64
         var seconds: Int
         var nanoseconds: Int
 
@@ -67,55 +75,63 @@ struct PagesKeeper: Sendable {
         static func of(_ path: String) -> FileKey? {
             var st = stat()
             guard Glibc.lstat(path, &st) == 0 else { return nil }
-            return FileKey(inode: UInt64(st.st_ino), size: Int64(st.st_size), seconds: Int(st.st_mtim.tv_sec),
-                           nanoseconds: Int(st.st_mtim.tv_nsec))
+            return FileKey(seconds: Int(st.st_mtim.tv_sec), nanoseconds: Int(st.st_mtim.tv_nsec))
         }
     }
 
-    struct Known: Sendable {
-        var summary: JobSummary?
-        var status: FileKey?
-        var events: FileKey?
-        /// Whether every user may read the job's folder (always, unless run_as: owner).
-        var isPublic = true
-    }
-
     let layout: SpoolLayout
+    let store: JobStore
+    let signals: PageSignals
     let catalog: WorkflowCatalog?
     let ownersOnly: Bool
+    let detailsPublic: Bool
     let logger: Logger
-    var jobs: [String: Known] = [:]
-    var ids: [String] = []
-    var endedCursor = 0
-    var lastListing = -Double.infinity
+    /// Running jobs' latest summaries (progress, current step), from their runners.
+    var live: [String: JobSummary] = [:]
+    /// Jobs whose page is to be written (those beyond `jobPagesPerTick` wait for the next second).
+    var dirty: Set<String> = []
+    /// The start-up walk over the store: the seq to continue from; nil when done.
+    var sweep: Int64? = 0
+    var lastFirst = -Double.infinity
+    var lastFurther = -Double.infinity
     var spoolDirty = true
+    var furtherDirty = true
     var rejectedDirty = true
     var system: SystemStatus?
     var systemKey: FileKey?
     var backlog: Int?
     var rejected: [String: RejectedPageItem] = [:]
     var spoolPages: Set<String> = []
-    /// What each further spool page listed when it was written (SpoolPage.render).
+    /// What each further spool page listed when it was written (SpoolPage.key).
     var spoolKeys: [String: Int] = [:]
     var files = PageFile()
     var failing: Set<String> = []
 
-    /// Ended jobs looked at per tick (all of them within ids.count / this seconds).
-    static let endedPerTick = 1000
-    static let listEvery = 2.0
+    static let firstEvery = 2.0
+    static let furtherEvery = 30.0
+    static let jobPagesPerTick = 2000
+    static let sweepBatch = 5000
 
-    init(layout: SpoolLayout, catalog: WorkflowCatalog?, ownersOnly: Bool, logger: Logger) {
-        self.layout = layout; self.catalog = catalog; self.ownersOnly = ownersOnly; self.logger = logger
+    init(layout: SpoolLayout, store: JobStore, signals: PageSignals, catalog: WorkflowCatalog?, ownersOnly: Bool,
+         detailsPublic: Bool, logger: Logger) {
+        self.layout = layout; self.store = store; self.signals = signals; self.catalog = catalog
+        self.ownersOnly = ownersOnly; self.detailsPublic = detailsPublic; self.logger = logger
     }
 
     mutating func tick(now: Double, final: Bool) {
-        let listing = final || now - lastListing >= Self.listEvery
-        if listing {
-            lastListing = now
-            listOutbox()
+        let news = signals.take()
+        if !news.isEmpty {
+            spoolDirty = true
+            furtherDirty = true
         }
-        for id in idsToLook() { look(at: id, now: now) }
-        guard listing else { return }
+        for (id, summary) in news.live {
+            live[id] = summary.state == .running ? summary : nil
+        }
+        dirty.formUnion(news.ids)
+        if let from = sweep { sweep = walk(from: from) }
+        writeJobPages(now: now)
+        guard final || now - lastFirst >= Self.firstEvery else { return }
+        lastFirst = now
         lookAtSystem(final: final)
         countBacklog()
         listRejected()
@@ -123,65 +139,55 @@ struct PagesKeeper: Sendable {
             rejectedDirty = false
             writeRejectedPage(now: now)
         }
-        if spoolDirty || final {
-            spoolDirty = false
-            writeSpoolPages(now: now)
+        let further = furtherDirty && (final || now - lastFurther >= Self.furtherEvery)
+        guard spoolDirty || further || final else { return }
+        guard let data = spoolData(now: now) else { return }
+        spoolDirty = false
+        if further {
+            lastFurther = now
+            furtherDirty = false
+        }
+        writeSpoolPages(data, further: further)
+    }
+
+    // MARK: - Job pages
+
+    /// One batch of the start-up walk: jobs whose page is missing or older than their status.
+    mutating func walk(from seq: Int64) -> Int64? {
+        guard let batch = store.logged("pages walk", logger: logger, { try $0.ids(after: seq, limit: Self.sweepBatch) }) else { return nil }
+        for id in batch.ids {
+            let folder = layout.folder(id)
+            guard let status = FileKey.of(folder.status) else { continue }
+            let page = FileKey.of(folder.page)
+            let events = FileKey.of(folder.events)
+            let current = page.map { p in p.isNewer(than: status) && (events.map(p.isNewer) ?? true) } ?? false
+            if !current { dirty.insert(id) }
+        }
+        return batch.ids.count < Self.sweepBatch ? nil : batch.next
+    }
+
+    mutating func writeJobPages(now: Double) {
+        var done = 0
+        while done < Self.jobPagesPerTick, let id = dirty.popFirst() {
+            done += 1
+            let folder = layout.folder(id)
+            guard let status = folder.readStatus() else {
+                live[id] = nil   // gone (retention, clean of the outbox) or torn: a later change writes it
+                continue
+            }
+            if status.state != .running { live[id] = nil }
+            writeJobPage(folder, status, now: now)
         }
     }
 
-    // MARK: - What changed
-
-    mutating func listOutbox() {
-        let names: [String]
-        do { names = try FileOps.listDirectory(layout.outbox) } catch {
-            logOnce("outbox", "page.list_failed", error)
-            return
-        }
-        let present = Set(names.filter { Names.isValid($0) })
-        for id in present where jobs[id] == nil { jobs[id] = Known() }
-        for id in jobs.keys where !present.contains(id) {
-            jobs[id] = nil
-            files.forget(layout.folder(id).page)
-            spoolDirty = true
-        }
-        if ids.count != jobs.count { ids = jobs.keys.sorted() }
+    mutating func writeJobPage(_ folder: JobFolder, _ status: JobStatus, now: Double) {
+        let parts = PageSources.manifestParts(folder, catalog: catalog)
+        let data = JobPageData(status: status, events: PageSources.events(folder), params: parts.params,
+                               inputs: parts.inputs, failedLogTail: PageSources.failedLogTail(folder, status), now: now)
+        write(folder.page, JobPage.render(data), like: folder.status, remember: false)
     }
 
-    /// Jobs not ended (or not yet read) every time; ended ones a slice at a time.
-    mutating func idsToLook() -> [String] {
-        var out: [String] = []
-        for (id, known) in jobs where known.summary.map({ !$0.state.isTerminal }) ?? true { out.append(id) }
-        guard !ids.isEmpty else { return out }
-        let count = min(Self.endedPerTick, ids.count)
-        for i in 0..<count {
-            let id = ids[(endedCursor + i) % ids.count]
-            if let s = jobs[id]?.summary, s.state.isTerminal { out.append(id) }
-        }
-        endedCursor = (endedCursor + count) % ids.count
-        return out
-    }
-
-    mutating func look(at id: String, now: Double) {
-        guard var known = jobs[id] else { return }
-        let folder = layout.folder(id)
-        let statusKey = FileKey.of(folder.status)
-        let eventsKey = FileKey.of(folder.events)
-        guard let statusKey, statusKey != known.status || eventsKey != known.events else { return }
-        guard let status = folder.readStatus() else { return }   // being accepted, or torn: looked at again next tick
-        var st = stat()
-        known.isPublic = !ownersOnly || (Glibc.lstat(folder.path, &st) == 0 && st.st_mode & 0o005 == 0o005)
-        let summary = JobSummary(status)
-        if summary != known.summary { spoolDirty = true }
-        known.summary = summary
-        let firstLook = known.status == nil
-        known.status = statusKey
-        known.events = eventsKey
-        jobs[id] = known
-        // A page a previous daemon wrote after the job's last change is kept (no rewrite of
-        // every page at start-up).
-        if firstLook, let page = FileKey.of(folder.page), page.isNewer(than: statusKey), eventsKey.map(page.isNewer) ?? true { return }
-        writeJobPage(folder, status, now: now)
-    }
+    // MARK: - What the spool page shows
 
     mutating func lookAtSystem(final: Bool) {
         let key = FileKey.of(layout.heartbeat)
@@ -196,7 +202,6 @@ struct PagesKeeper: Sendable {
             spoolDirty = true
         }
     }
-
     /// Manifests waiting in the inbox and its queue folders.
     mutating func countBacklog() {
         var n = 0
@@ -240,13 +245,6 @@ struct PagesKeeper: Sendable {
 
     // MARK: - Writing
 
-    mutating func writeJobPage(_ folder: JobFolder, _ status: JobStatus, now: Double) {
-        let parts = PageSources.manifestParts(folder, catalog: catalog)
-        let data = JobPageData(status: status, events: PageSources.events(folder), params: parts.params,
-                               inputs: parts.inputs, failedLogTail: PageSources.failedLogTail(folder, status), now: now)
-        write(folder.page, JobPage.render(data), like: folder.status)
-    }
-
     /// Not written while nothing was ever rejected (rejected/ stays empty until something is).
     mutating func writeRejectedPage(now: Double) {
         if rejected.isEmpty && !FileOps.exists(layout.rejectedPage) { return }
@@ -254,39 +252,70 @@ struct PagesKeeper: Sendable {
         write(layout.rejectedPage, RejectedPage.render(items, now: now), like: nil)
     }
 
-    mutating func writeSpoolPages(now: Double) {
-        var list: [JobSummary] = []
-        list.reserveCapacity(jobs.count)
-        for known in jobs.values where known.isPublic {
-            if let s = known.summary { list.append(s) }
+    /// The counts, heartbeat, backlog and latest rejections; nil when the store cannot be read.
+    func spoolData(now: Double) -> SpoolPageData? {
+        guard let raw = store.logged("pages counts", logger: logger, { try $0.countsByState() }) else { return nil }
+        var counts: [JobState: Int] = [:]
+        for (name, n) in raw {
+            if let state = JobState(rawValue: name) { counts[state] = n }
         }
-        list.sort(by: JobSummary.newerFirst)
         let latest = rejected.values.map(\.rejection).sorted { $0.time > $1.time }
-        let data = SpoolPageData(system: system, jobs: list, rejected: Array(latest.prefix(SpoolPage.rejectedShown)),
-                                 backlog: backlog, now: now)
+        return SpoolPageData(system: system, counts: counts, rejected: Array(latest.prefix(SpoolPage.rejectedShown)),
+                             backlog: backlog, now: now)
+    }
+
+    /// A row of the list: what the store holds, with a running job's progress and step.
+    func summary(_ r: JobRecord) -> JobSummary {
+        if detailsPublic, r.state == .running, let s = live[r.id] { return s }
+        let progress: Double = r.state == .completed ? 1 : 0
+        let finished = r.state.isTerminal ? r.updatedAt : nil
+        return JobSummary(id: r.id, state: r.state, progress: progress, currentStep: nil, owner: r.owner, queue: r.queue,
+                          workflow: r.workflow, submittedAt: r.submittedAt, startedAt: r.startedAt, finishedAt: finished)
+    }
+
+    /// The first page of every list; with `further`, the further pages whose jobs changed.
+    mutating func writeSpoolPages(_ data: SpoolPageData, further: Bool) {
         var names: Set<String> = []
-        var keys: [String: Int] = [:]
-        for page in SpoolPage.render(data, previous: spoolKeys) {
-            names.insert(page.name)
-            guard let bytes = page.bytes else {
-                keys[page.name] = page.key
-                continue
+        for filter in SpoolPage.filters {
+            let pages = SpoolPage.pageCount(data, filter: filter)
+            let last = further ? pages : 1
+            for page in 1...last {
+                let name = SpoolPage.fileName(state: filter, page: page)
+                names.insert(name)
+                let offset = (page - 1) * SpoolPage.jobsPerPage
+                let rows = store.logged("pages list", logger: logger) {
+                    try $0.page(state: filter, offset: offset, limit: SpoolPage.jobsPerPage)
+                }
+                guard let rows else { return }
+                let jobs = rows.map(summary)
+                if page > 1 {
+                    let key = SpoolPage.key(pages: pages, jobs: jobs)
+                    if spoolKeys[name] == key { continue }
+                    if write(layout.page(name), SpoolPage.renderPage(data, filter: filter, page: page, jobs: jobs), like: nil) {
+                        spoolKeys[name] = key
+                    }
+                } else {
+                    write(layout.page(name), SpoolPage.renderPage(data, filter: filter, page: page, jobs: jobs), like: nil)
+                }
             }
-            if write(layout.page(page.name), bytes, like: nil) { keys[page.name] = page.key }
+            if !further {
+                // Further pages are kept as they are until their turn.
+                for page in stride(from: 2, through: pages, by: 1) { names.insert(SpoolPage.fileName(state: filter, page: page)) }
+            }
         }
-        spoolKeys = keys
         for stale in spoolPages.subtracting(names) {
             unlink(layout.page(stale))
             files.forget(layout.page(stale))
+            spoolKeys[stale] = nil
         }
         spoolPages = names
     }
 
     /// Whether the page now holds `bytes`.
     @discardableResult
-    mutating func write(_ path: String, _ bytes: [UInt8], like: String?) -> Bool {
+    mutating func write(_ path: String, _ bytes: [UInt8], like: String?, remember: Bool = true) -> Bool {
         do {
-            try files.write(path, bytes, like: like)
+            try files.write(path, bytes, like: like, remember: remember)
             failing.remove(path)
             return true
         } catch {
