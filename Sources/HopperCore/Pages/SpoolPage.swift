@@ -10,7 +10,8 @@
 public struct JobSummary: Sendable, Hashable {
     public var id: String
     public var state: JobState
-    public var progress: Double
+    /// nil: not known from the store (an ended job that did not complete); shown empty.
+    public var progress: Double?
     public var currentStep: String?
     public var owner: String
     public var queue: String
@@ -25,7 +26,7 @@ public struct JobSummary: Sendable, Hashable {
         finishedAt = s.finishedAt
     }
 
-    public init(id: String, state: JobState, progress: Double, currentStep: String?, owner: String, queue: String,
+    public init(id: String, state: JobState, progress: Double?, currentStep: String?, owner: String, queue: String,
                 workflow: String?, submittedAt: String, startedAt: String?, finishedAt: String?) {
         self.id = id; self.state = state; self.progress = progress; self.currentStep = currentStep; self.owner = owner
         self.queue = queue; self.workflow = workflow; self.submittedAt = submittedAt; self.startedAt = startedAt
@@ -263,7 +264,7 @@ public enum SpoolPage {
             w.raw("</td><td>")
             PageKit.state(&w, job.state.rawValue)
             w.raw("</td><td>")
-            PageKit.progress(&w, job.progress)
+            if let p = job.progress { PageKit.progress(&w, p) }
             w.element("</td><td>", job.currentStep ?? "", "</td>")
             w.element("<td>", job.owner, "</td>")
             w.element("<td>", job.queue, "</td>")

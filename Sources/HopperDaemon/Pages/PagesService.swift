@@ -267,7 +267,7 @@ struct PagesKeeper: Sendable {
     /// A row of the list: what the store holds, with a running job's progress and step.
     func summary(_ r: JobRecord) -> JobSummary {
         if detailsPublic, r.state == .running, let s = live[r.id] { return s }
-        let progress: Double = r.state == .completed ? 1 : 0
+        let progress: Double? = r.state == .completed ? 1 : (r.state.isTerminal ? nil : 0)
         let finished = r.state.isTerminal ? r.updatedAt : nil
         return JobSummary(id: r.id, state: r.state, progress: progress, currentStep: nil, owner: r.owner, queue: r.queue,
                           workflow: r.workflow, submittedAt: r.submittedAt, startedAt: r.startedAt, finishedAt: finished)
