@@ -133,6 +133,8 @@ public enum Daemon {
         sched.grace = config.killGrace.seconds
         sched.notifier = Notifier(mailCommand: config.mailCommand, timeout: config.notifyTimeout.seconds)
         sched.owners = settings.owners
+        let pageSignals = config.pages == .off ? nil : PageSignals()
+        sched.pageSignals = pageSignals
         sched.maxResultSize = config.maxResultSize?.bytes
         sched.waitPoll = config.pollInterval.seconds
         sched.snakemake = Snakemake.locate(configured: config.snakemake, workflows: options.workflowDirectory)
@@ -168,8 +170,16 @@ public enum Daemon {
             "workflows": "\(options.workflowDirectory ?? "-")", "version": "\(HopperVersion.current)",
         ])
         notifier.ready(status: "watching \(layout.inbox); \(await scheduler.runningCount) running, \(await scheduler.pendingCount) pending")
+        var pages: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let pageSignals {
+            let ownersOnly = settings.owners != nil
+            let detailsPublic = !ownersOnly || config.jobMode & 0o005 == 0o005
+            let service = PagesService(layout: layout, store: store, signals: pageSignals, catalog: catalog,
+                                       ownersOnly: ownersOnly, detailsPublic: detailsPublic, logger: logger)
+            pages.append(.init(service: service, successTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [
+            services: pages + [
                 .init(service: intakeService),
                 .init(service: heartbeat, successTerminationBehavior: .ignore),
                 .init(service: retention, successTerminationBehavior: .ignore),

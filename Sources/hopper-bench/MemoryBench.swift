@@ -21,6 +21,7 @@ struct MemoryBench: ParsableCommand {
     @Option(help: "Manifests dropped at once and held pending.") var backlog = 100_000
     @Option(help: "Trivial jobs run to their end, in rounds of 10,000 (0: skip).") var jobs = 100_000
     @Option(help: "Where the temporary spools go.") var dir = "/tmp"
+    @Option(help: "A line added to the daemon's config, e.g. 'pages: off' (A/B).") var config: [String] = []
 
     /// VmRSS and VmHWM of `pid`, in MiB.
     static func memory(_ pid: Int32) -> (rss: Double, peak: Double) {
@@ -52,7 +53,7 @@ struct MemoryBench: ParsableCommand {
     func run() throws {
         print("hopper \(HopperVersion.current) memory benchmark, spool in \(dir)")
         if backlog > 0 {
-            let spool = try BenchSpool(in: dir, config: "max_running: 1\nmin_free_space: 0\n")
+            let spool = try BenchSpool(in: dir, config: "max_running: 1\nmin_free_space: 0\n" + config.map { $0 + "\n" }.joined())
             defer { spool.stop(); spool.remove() }
             let pid = spool.daemon.processIdentifier
             let idle = Self.memory(pid)
@@ -72,7 +73,7 @@ struct MemoryBench: ParsableCommand {
             }
         }
         if jobs > 0 {
-            let spool = try BenchSpool(in: dir, config: "min_free_space: 0\n")
+            let spool = try BenchSpool(in: dir, config: "min_free_space: 0\n" + config.map { $0 + "\n" }.joined())
             defer { spool.stop(); spool.remove() }
             let pid = spool.daemon.processIdentifier
             var done = 0

@@ -41,7 +41,9 @@ extension Integration {
             #expect(r.code == 1)
             #expect(r.stdout.isEmpty)
             #expect(r.stderr == "hopper: retry S001 refused: \(why)\n")
-            let rejected = try FileOps.listDirectory(spool.layout.rejected).filter { !$0.hasSuffix(".error.json") }
+            let rejected = try FileOps.listDirectory(spool.layout.rejected).filter {
+                !$0.hasSuffix(".error.json") && $0 != SpoolLayout.pageName && !$0.hasPrefix(".")   // the page and its temporary
+            }
             #expect(rejected.count == 1 && isRequestName(rejected[0], job: "S001", action: "retry"), "\(rejected)")
         }
 

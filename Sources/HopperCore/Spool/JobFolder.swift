@@ -22,15 +22,21 @@ public struct JobFolder: Sendable, Equatable {
         self.path = path
     }
 
-    public var status: String { path + "/status.json" }
-    public var events: String { path + "/events.jsonl" }
-    public var manifest: String { path + "/manifest.yaml" }
+    public var status: String { path + "/" + JobFolder.statusName }
+    public var events: String { path + "/" + JobFolder.eventsName }
+    public var manifest: String { path + "/" + JobFolder.manifestName }
+    public static let statusName = "status.json"
+    public static let eventsName = "events.jsonl"
+    public static let manifestName = "manifest.yaml"
     /// `logs/`, and in it each step's `<step>.log` (and a Snakemake step's `<step>.snakemake.log`).
     public var logs: String { path + "/" + JobFolder.logsName }
     /// `results/`: published outputs and `SHA256SUMS`.
     public var results: String { path + "/results" }
     /// `requests/`: control requests that were honoured.
     public var requests: String { path + "/" + JobFolder.requestsName }
+
+    /// `index.html`: the job's page (docs/pages.md).
+    public var page: String { path + "/" + SpoolLayout.pageName }
 
     public static let logsName = "logs"
     public static let requestsName = "requests"
@@ -136,6 +142,9 @@ public struct RejectedFolder: Sendable {
     public let path: String
     public init(path: String) { self.path = path }
     public init(_ layout: SpoolLayout) { self.path = layout.rejected }
+
+    /// `<file>.error.json` beside each rejected file.
+    public static let errorSuffix = ".error.json"
 
     /// `name` for n = 1, else `name.n`.
     public static func candidate(_ name: String, _ n: Int) -> String { n == 1 ? name : "\(name).\(n)" }

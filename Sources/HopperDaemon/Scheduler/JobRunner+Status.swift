@@ -111,6 +111,7 @@ extension JobRunner {
         while true {
             do {
                 try await settings.commits.write(layout.status(id), bytes)
+                settings.pageSignals?.wrote(status)
                 if waited { logger.notice("status.written", metadata: ["job.state": "\(status.state.rawValue)", "after": "waiting for space"]) }
                 return
             } catch {
@@ -158,8 +159,9 @@ extension JobRunner {
     func writeStatus(_ status: JobStatus) {
         let logger = self.logger
         do {
+            let signals = settings.pageSignals
             settings.commits.enqueue(layout.status(id), try JSON.pretty(status)) { failure in
-                if let failure { logger.error("status.write_failed", metadata: ["error": "\(failure)"]) }
+                if let failure { logger.error("status.write_failed", metadata: ["error": "\(failure)"]) } else { signals?.wrote(status) }
             }
         } catch {
             logger.error("status.write_failed", metadata: ["error": "\(error)"])

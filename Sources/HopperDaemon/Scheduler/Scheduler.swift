@@ -40,6 +40,8 @@ public struct SchedulerSettings: Sendable {
     public var commits = GroupCommit()
     /// How long a failed attempt waits before the next one.
     public var retryBackoff = RetryBackoff()
+    /// Told of every status a runner writes (the pages); nil: pages are off.
+    public var pageSignals: PageSignals?
     public init() {}
 }
 
