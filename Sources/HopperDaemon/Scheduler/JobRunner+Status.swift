@@ -36,6 +36,7 @@ extension JobRunner {
         let now = Timestamp.rfc3339()
         transition { (s: inout JobStatus) throws(TransitionError) in try s.cancelRunning(step: index, at: now) }
         await save(event: JobEvent(event: "cancelled", state: .cancelled, step: nil, message: "cancelled by \(user)"), durable: true)
+        await writeCrate()
         storeSetState(.cancelled)
         logger.info("job.finished", metadata: ["job.state": "cancelled", "job.error": "-"])
     }
@@ -44,6 +45,7 @@ extension JobRunner {
         let now = Timestamp.rfc3339()
         transition { (s: inout JobStatus) throws(TransitionError) in try s.finish(state, error: error, at: now) }
         await save(event: JobEvent(event: state.rawValue, state: state, step: error?.step, message: message ?? error?.message), durable: true)
+        await writeCrate()
         storeSetState(state)
         logger.info("job.finished", metadata: ["job.state": "\(state.rawValue)", "job.error": "\(error?.message ?? "-")"])
     }

@@ -153,6 +153,7 @@ extension Scheduler {
         }) else { return }
         JobRunner.write(layout, status, logger: logger)
         JobRunner.event(layout, id, JobEvent(event: "failed", state: .failed, message: message), durable: true, logger: logger)
+        JobRunner.keepProvenance(status, layout: layout, store: store, logger: logger)
         JobRunner.setState(store, id, .failed, logger: logger)
         notifyFinished(id)
     }
