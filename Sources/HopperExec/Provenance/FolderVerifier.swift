@@ -64,6 +64,7 @@ public struct FolderVerifier: Sendable {
         }
         let sumsRel = JobFolder.resultsName + "/" + ResultPublisher.checksumFileName
         if FileOps.exists(path + "/" + sumsRel) {
+            if expected[sumsRel] == nil { expected[sumsRel] = Expectation() }
             switch readSums(sumsRel) {
             case .failure(let problem): problems.append((sumsRel, problem))
             case .success(let entries):
