@@ -46,17 +46,17 @@ public struct FolderVerifier: Sendable {
         var problems: [(String, String)] = []
         var expected: [String: Expectation] = [:]
         var folders: Set<String> = []
-        var open: [String] = [JobFolder.requestsName + "/"]
+        var openFolders: [String] = [JobFolder.requestsName + "/"]
 
-        switch readCrate() {
-        case .failure(let problem): problems.append((JobFolder.crateName, problem))
-        case .success(let crate):
+        let (crate, crateProblem) = readCrate()
+        if let crateProblem { problems.append((JobFolder.crateName, crateProblem)) }
+        if let crate {
             for entity in crate.graph {
                 guard let rel = Self.relativePath(entity.id) else { continue }
                 if entity.types.contains("Dataset") {
                     let dir = rel.hasSuffix("/") ? rel : rel + "/"
                     folders.insert(dir)
-                    if entity.hasPart == nil { open.append(dir) }
+                    if entity.hasPart == nil { openFolders.append(dir) }
                 } else if entity.types.contains("File") {
                     expected[rel] = Expectation(bytes: entity.contentSize, sha256: entity.sha256?.lowercased())
                 }
@@ -65,18 +65,16 @@ public struct FolderVerifier: Sendable {
         let sumsRel = JobFolder.resultsName + "/" + ResultPublisher.checksumFileName
         if FileOps.exists(path + "/" + sumsRel) {
             if expected[sumsRel] == nil { expected[sumsRel] = Expectation() }
-            switch readSums(sumsRel) {
-            case .failure(let problem): problems.append((sumsRel, problem))
-            case .success(let entries):
-                for (rel, sha) in entries {
-                    let full = JobFolder.resultsName + "/" + rel
-                    if let known = expected[full]?.sha256, known != sha {
-                        problems.append((full, "changed (SHA256SUMS and the crate give different SHA-256s)"))
-                    }
-                    var e = expected[full] ?? Expectation()
-                    e.sha256 = sha
-                    expected[full] = e
+            let (entries, sumsProblem) = readSums(sumsRel)
+            if let sumsProblem { problems.append((sumsRel, sumsProblem)) }
+            for (rel, sha) in entries {
+                let full = JobFolder.resultsName + "/" + rel
+                if let known = expected[full]?.sha256, known != sha {
+                    problems.append((full, "changed (SHA256SUMS and the crate give different SHA-256s)"))
                 }
+                var e = expected[full] ?? Expectation()
+                e.sha256 = sha
+                expected[full] = e
             }
         }
 
@@ -85,14 +83,14 @@ public struct FolderVerifier: Sendable {
         }
         for dir in folders.sorted() where dir != "./" {
             let full = path + "/" + String(dir.dropLast())
-            if !FileOps.isDirectory(full) && !open.contains(dir) { problems.append((dir, "missing")) }
+            if !FileOps.isDirectory(full) && !openFolders.contains(dir) { problems.append((dir, "missing")) }
         }
         for (rel, isLink) in walk("", prefix: "") {
             // An expected symlink is reported by `check`; the job page may be a link to index.html.
             if expected[rel] != nil || Self.tolerated.contains(rel) { continue }
             if isLink {
                 problems.append((rel, "unexpected (a symlink)"))
-            } else if !open.contains(where: { rel.hasPrefix($0) }) {
+            } else if !openFolders.contains(where: { rel.hasPrefix($0) }) {
                 problems.append((rel, "unexpected"))
             }
         }
@@ -153,7 +151,7 @@ public struct FolderVerifier: Sendable {
         for name in names {
             let r = prefix + name
             // silent: vanished meanwhile; nothing to report about it.
-            guard let st = (try? FileOps.lstat(dir + "/" + name)) ?? nil else { continue }
+            guard let st = try? FileOps.lstat(dir + "/" + name) else { continue }
             switch st.st_mode & S_IFMT {
             case S_IFDIR: out += walk(r, prefix: r + "/")
             case S_IFLNK: out.append((r, true))
@@ -203,30 +201,31 @@ public struct FolderVerifier: Sendable {
         }
     }
 
-    func readCrate() -> Result<Crate, String> {
+    /// The crate, or the problem with it.
+    func readCrate() -> (Crate?, String?) {
         let file = path + "/" + JobFolder.crateName
         let bytes: [UInt8]
         do { bytes = try FileOps.readFile(file) } catch {
-            return .failure(error.errno == ENOENT ? "missing (not a finished job's folder?)" : "cannot be read (\(error.message))")
+            return (nil, error.errno == ENOENT ? "missing (not a finished job's folder?)" : "cannot be read (\(error.message))")
         }
-        do { return .success(try JSON.decode(Crate.self, from: bytes)) } catch {
-            return .failure("not a valid crate (\(error))")
+        do { return (try JSON.decode(Crate.self, from: bytes), nil) } catch {
+            return (nil, "not a valid crate (\(error))")
         }
     }
 
     /// (path relative to results/, sha256) per line; a line that is not one is a problem.
-    func readSums(_ rel: String) -> Result<[(String, String)], String> {
+    func readSums(_ rel: String) -> ([(String, String)], String?) {
         let bytes: [UInt8]
-        do { bytes = try FileOps.readFile(path + "/" + rel) } catch { return .failure("cannot be read (\(error.message))") }
+        do { bytes = try FileOps.readFile(path + "/" + rel) } catch { return ([], "cannot be read (\(error.message))") }
         var out: [(String, String)] = []
         var n = 0
         for raw in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             n += 1
             if raw.isEmpty { continue }
-            guard let entry = Self.sumsLine(Array(raw)) else { return .failure("line \(n) is not `<sha256>  <path>`") }
+            guard let entry = Self.sumsLine(Array(raw)) else { return (out, "line \(n) is not `<sha256>  <path>`") }
             out.append(entry)
         }
-        return .success(out)
+        return (out, nil)
     }
 
     /// `<64 hex>  <path>` (or ` *<path>`), a leading `\` for GNU escapes; (path, sha256).

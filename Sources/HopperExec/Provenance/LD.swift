@@ -36,23 +36,23 @@ public indirect enum LD: Sendable, Equatable {
             if items.isEmpty { out += Array("[]".utf8); return }
             out += Array("[\n".utf8)
             for (n, item) in items.enumerated() {
-                out += Array(repeating: 0x20, count: indent + 2)
+                out += [UInt8](repeating: 0x20, count: indent + 2)
                 item.write(into: &out, indent: indent + 2)
                 out += Array((n + 1 < items.count ? ",\n" : "\n").utf8)
             }
-            out += Array(repeating: 0x20, count: indent)
+            out += [UInt8](repeating: 0x20, count: indent)
             out.append(0x5D)
         case .object(let pairs):
             if pairs.isEmpty { out += Array("{}".utf8); return }
             out += Array("{\n".utf8)
             for (n, pair) in pairs.enumerated() {
-                out += Array(repeating: 0x20, count: indent + 2)
+                out += [UInt8](repeating: 0x20, count: indent + 2)
                 out += OrderedJSON.encodeString(pair.0)
                 out += Array(": ".utf8)
                 pair.1.write(into: &out, indent: indent + 2)
                 out += Array((n + 1 < pairs.count ? ",\n" : "\n").utf8)
             }
-            out += Array(repeating: 0x20, count: indent)
+            out += [UInt8](repeating: 0x20, count: indent)
             out.append(0x7D)
         }
     }
