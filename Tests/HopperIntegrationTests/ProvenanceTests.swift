@@ -239,6 +239,7 @@ let retriedManifest = """
         _ = try spool.startDaemon()
         try spool.drop("E1.yaml", "workflow: prov\nparams: {greeting: bonjour, count: 3}\nretries: 1\nresources: {cpus: 1}\ndescription: \"first: run\"\n")
         #expect(try spool.waitFor("E1", timeout: 120).state == .completed)
+        #expect(eventually(timeout: 10) { FileOps.exists(spool.layout.folder("E1").crate) })
         #expect(try spool.request("clean", "E1"))
         #expect(eventually(timeout: 10) { !FileOps.exists(spool.layout.workspace("E1")) })
 

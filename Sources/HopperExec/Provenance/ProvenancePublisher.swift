@@ -102,8 +102,9 @@ public struct ProvenancePublisher: Sendable {
             let rel = Self.snakefileCopy(snakefile, workflowDirectory: workflowDirectory)
             if files.contains(where: { $0.path == rel }) { snakefiles[snakefile] = rel }
         }
-        let facts = RunCrate.Facts(status: status, manifest: manifest, files: files, workflowFile: workflowFile,
+        var facts = RunCrate.Facts(status: status, manifest: manifest, files: files, workflowFile: workflowFile,
                                    snakefiles: snakefiles, snakemakeVersion: snakemakeVersion)
+        facts.hasRequests = FileOps.isDirectory(folder.requests)
         let text = RunCrate.build(facts).text
         try FileOps.writeAtomically(folder.crate, Array(text.utf8))
     }

@@ -56,6 +56,8 @@ public enum RunCrate {
         public var snakefiles: [String: String]
         public var snakemakeVersion: String?
         public var hopperVersion: String
+        /// `requests/` exists (control requests were filed); described as a Dataset whose parts are open.
+        public var hasRequests = false
         /// The root's `license` (a URL or a text); Hopper does not know the data's licence.
         public var license = "not stated: ask the job's owner"
         public init(status: JobStatus, manifest: JobManifest, files: [File], workflowFile: String?,
@@ -106,7 +108,7 @@ public enum RunCrate {
 
     static func isNamed(_ facts: Facts) -> Bool { facts.workflowFile != nil }
 
-    /// The directories the files are in ("logs/", "results/", "results/qc/", …), with a slash.
+    /// The directories the files are in (logs/, results/, results/qc/, …), with a slash.
     static func directories(_ files: [File]) -> [String] {
         var dirs = Set<String>()
         for file in files {
@@ -119,6 +121,13 @@ public enum RunCrate {
         return dirs.sorted()
     }
 
+    /// The folders described: those holding files, and requests/ when it exists.
+    static func allDirectories(_ facts: Facts) -> [String] {
+        var dirs = Set(directories(facts.files))
+        if facts.hasRequests { dirs.insert(JobFolder.requestsName + "/") }
+        return dirs.sorted()
+    }
+
     /// The direct parts of a directory ("" is the root) among files and directories.
     static func parts(of dir: String, files: [File], dirs: [String]) -> [String] {
         var out: [String] = []
@@ -127,7 +136,7 @@ public enum RunCrate {
         return out
     }
 
-    /// "results/qc/a.txt" → "results/qc/"; "logs/" → ""; "manifest.yaml" → "".
+    /// results/qc/a.txt → results/qc/; logs/ → the root (""); manifest.yaml → the root.
     static func parent(_ path: String) -> String {
         var p = path
         if p.hasSuffix("/") { p.removeLast() }
@@ -166,8 +175,7 @@ public enum RunCrate {
         if isNamed(facts) { conforms += [workflowProfile, workflowCrateProfile] }
         e.set("conformsTo", refs: conforms)
         if let wf = facts.workflowFile { e.set("mainEntity", ref: wf) }
-        let dirs = directories(facts.files) + [JobFolder.requestsName + "/"]
-        let top = parts(of: "", files: facts.files, dirs: Array(Set(dirs)).sorted())
+        let top = parts(of: "", files: facts.files, dirs: allDirectories(facts))
         e.set("hasPart", refs: top)
         e.set("mentions", refs: [runID])
         return e
@@ -193,7 +201,7 @@ public enum RunCrate {
 
     static func fileEntities(_ facts: Facts) -> [LDEntity] {
         var out: [LDEntity] = []
-        let dirs = Array(Set(directories(facts.files) + [JobFolder.requestsName + "/"])).sorted()
+        let dirs = allDirectories(facts)
         let snakefileCopies = Set(facts.snakefiles.values)
         for dir in dirs {
             var d = LDEntity(dir, "Dataset")
