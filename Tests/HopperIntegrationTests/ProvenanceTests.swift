@@ -138,10 +138,14 @@ let retriedManifest = """
         try spool.drop("P-ok.yaml", "workflow: prov\nparams: {greeting: hi}\n")
         try spool.drop("P-fail.yaml", "workflow: prov\nparams: {fail: true}\n")
         try spool.drop("P-retry.yaml", retriedManifest)
+        try spool.drop("P-cancel.yaml", "steps: [{name: wait, mock: {duration: 60s}}]\n")
+        #expect(try spool.waitFor("P-cancel", [.running], timeout: 60).state == .running)
+        #expect(try spool.request("cancel", "P-cancel"))
+        #expect(try spool.waitFor("P-cancel", timeout: 60).state == .cancelled)
         #expect(try spool.waitFor("P-ok", timeout: 120).state == .completed)
         #expect(try spool.waitFor("P-fail", timeout: 60).state == .failed)
         #expect(try spool.waitFor("P-retry", timeout: 60).state == .completed)
-        for id in ["P-ok", "P-fail", "P-retry"] {
+        for id in ["P-ok", "P-fail", "P-retry", "P-cancel"] {
             #expect(eventually(timeout: 10) { FileOps.exists(spool.layout.folder(id).crate) }, "no crate for \(id)")
         }
 
@@ -157,7 +161,7 @@ let retriedManifest = """
             print("ProvenanceTests: crate validation skipped: \(RoCrateTools.skipMessage)")
             return
         }
-        for (id, profile) in [("P-ok", "workflow-run-crate"), ("P-fail", "workflow-run-crate"), ("P-retry", "process-run-crate")] {
+        for (id, profile) in [("P-ok", "workflow-run-crate"), ("P-fail", "workflow-run-crate"), ("P-retry", "process-run-crate"), ("P-cancel", "process-run-crate")] {
             let result = try RoCrateTools.validate(spool.layout.folder(id).path, profile: profile)
             #expect(result.code == 0, "\(id) is not a valid \(profile):\n\(result.stdout)\n\(result.stderr)")
         }
@@ -191,6 +195,12 @@ let retriedManifest = """
         #expect(retryCrate.actions["#step-flaky-attempt-1"]?.result == [])
         #expect(retryCrate.actions["#step-flaky-attempt-2"]?.status == ["http://schema.org/CompletedActionStatus"])
         #expect(retryCrate.actions["#step-flaky-attempt-2"]?.result == ["results/out/flaky.txt"])
+
+        let cancelCrate = try RoCrateTools.read(spool.layout.folder("P-cancel").path)
+        #expect(cancelCrate.actions["#run"]?.status == ["http://schema.org/FailedActionStatus"])
+        let cancelled = try #require(cancelCrate.actions["#step-wait-attempt-1"])
+        #expect(cancelled.status == ["http://schema.org/FailedActionStatus"])
+        #expect(cancelled.error?.contains("cancel") == true, "\(cancelled.error ?? "no error")")
     }
 
     @Test func verifyChecksAFolderAndACopyOfIt() throws {
