@@ -32,6 +32,8 @@ public struct FolderVerifier: Sendable {
         public var problems: [String]
         /// Files checked (listed by the crate or SHA256SUMS).
         public var checked: Int
+        /// results/SHA256SUMS was there and read.
+        public var checksums = false
     }
 
     struct Expectation {
@@ -95,7 +97,9 @@ public struct FolderVerifier: Sendable {
             }
         }
         let sorted = problems.sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }
-        return Report(problems: sorted.map { "\($0.0): \($0.1)" }, checked: expected.count)
+        var report = Report(problems: sorted.map { "\($0.0): \($0.1)" }, checked: expected.count)
+        report.checksums = FileOps.exists(path + "/" + sumsRel)
+        return report
     }
 
     /// A relative path for an @id naming a file or folder in the crate; nil for `./`, `#…`,

@@ -30,7 +30,8 @@ extension Hopper {
                 let n = report.problems.count
                 throw CLIError("\(path): \(n) problem\(n == 1 ? "" : "s")")
             }
-            print("\(path): \(report.checked) file\(report.checked == 1 ? "" : "s") hold (ro-crate-metadata.json, results/SHA256SUMS)")
+            let against = JobFolder.crateName + (report.checksums ? " and results/SHA256SUMS" : "")
+            print("\(path): \(report.checked) file\(report.checked == 1 ? "" : "s") match \(against)")
         }
     }
 }
