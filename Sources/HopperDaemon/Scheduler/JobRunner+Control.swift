@@ -40,9 +40,9 @@ extension JobRunner {
         event(layout, id, JobEvent(event: "request", state: nil, message: "cancel: accepted by \(user)"), logger: logger)
         let now = Timestamp.rfc3339()
         guard apply(&status, logger: logger, { (s: inout JobStatus) throws(TransitionError) in try s.cancelBeforeStart(at: now) }) else { return }
+        keepProvenance(status, layout: layout, store: store, logger: logger)
         write(layout, status, logger: logger)
         event(layout, id, JobEvent(event: "cancelled", state: .cancelled, message: "cancelled by \(user) before it started"), durable: true, logger: logger)
-        keepProvenance(status, layout: layout, store: store, logger: logger)
         setState(store, id, .cancelled, logger: logger)
     }
 

@@ -35,8 +35,8 @@ extension JobRunner {
     func markCancelled(index: Int, by user: String) async {
         let now = Timestamp.rfc3339()
         transition { (s: inout JobStatus) throws(TransitionError) in try s.cancelRunning(step: index, at: now) }
-        await save(event: JobEvent(event: "cancelled", state: .cancelled, step: nil, message: "cancelled by \(user)"), durable: true)
         await writeCrate()
+        await save(event: JobEvent(event: "cancelled", state: .cancelled, step: nil, message: "cancelled by \(user)"), durable: true)
         storeSetState(.cancelled)
         logger.info("job.finished", metadata: ["job.state": "cancelled", "job.error": "-"])
     }
@@ -44,8 +44,8 @@ extension JobRunner {
     func finish(_ state: JobState, error: JobErrorInfo?, message: String? = nil) async {
         let now = Timestamp.rfc3339()
         transition { (s: inout JobStatus) throws(TransitionError) in try s.finish(state, error: error, at: now) }
-        await save(event: JobEvent(event: state.rawValue, state: state, step: error?.step, message: message ?? error?.message), durable: true)
         await writeCrate()
+        await save(event: JobEvent(event: state.rawValue, state: state, step: error?.step, message: message ?? error?.message), durable: true)
         storeSetState(state)
         logger.info("job.finished", metadata: ["job.state": "\(state.rawValue)", "job.error": "\(error?.message ?? "-")"])
     }

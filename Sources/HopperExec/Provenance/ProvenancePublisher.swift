@@ -15,7 +15,8 @@
 //               hashed here; events.jsonl is listed unhashed (notifications and requests
 //               append to it after the end); requests/, hidden names (temporary files),
 //               index.html and the crate's own two files are left out. The crate is written
-//               atomically (temporary file, fsync, rename).
+//               atomically (temporary file, fsync, rename), just before the terminal status.json,
+//               whose size and SHA-256 it takes from the bytes about to be written.
 //
 // SECURITY
 //
@@ -92,9 +93,18 @@ public struct ProvenancePublisher: Sendable {
 
     // MARK: - At the end
 
-    /// Writes ro-crate-metadata.json for the job as `status` says it ended.
-    public func writeCrate(status: JobStatus, manifest: JobManifest, snakemakeVersion: String?) throws(SystemError) {
-        let files = try listFiles(results: status.results)
+    /// Writes ro-crate-metadata.json for the job as `status` says it ended. `statusBytes`: the
+    /// status.json about to be written (the crate is written first, so that the job's end is
+    /// published in status.json and the store together, as before); nil: status.json as it is.
+    public func writeCrate(status: JobStatus, manifest: JobManifest, snakemakeVersion: String?,
+                           statusBytes: [UInt8]? = nil) throws(SystemError) {
+        var files = try listFiles(results: status.results)
+        if let statusBytes, let i = files.firstIndex(where: { $0.path == JobFolder.statusName }) {
+            var hasher = SHA256()
+            statusBytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            let digest = PublishSession.hex(hasher.finalize())
+            files[i] = RunCrate.File(path: JobFolder.statusName, bytes: Int64(statusBytes.count), sha256: digest)
+        }
         let named = manifest.workflowName.map(Self.workflowCopy)
         let workflowFile = named.flatMap { path in files.contains { $0.path == path } ? path : nil }
         var snakefiles: [String: String] = [:]
