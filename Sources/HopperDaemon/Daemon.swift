@@ -138,10 +138,6 @@ public enum Daemon {
         sched.snakemake = Snakemake.locate(configured: config.snakemake, workflows: options.workflowDirectory)
         logger.info("snakemake.located", metadata: ["snakemake.path": "\(sched.snakemake ?? "not found")"])
         warnAboutSetup(options, snakemake: sched.snakemake, logger: logger)
-        if let snakemake = sched.snakemake {
-            // Asked once, off the start-up path, so that the first crate (provenance) need not wait for it.
-            Task.detached(priority: .background) { _ = SnakemakeVersion.of(snakemake) }
-        }
         let executor = LocalExecutor(supervisor: options.supervisor ?? LocalExecutor.defaultSupervisor(), logger: logger)
         guard access(executor.supervisor, X_OK) == 0 else {
             throw DaemonError("the step supervisor \(executor.supervisor) is missing; install hopper-supervise beside hopper")
