@@ -41,6 +41,29 @@ public struct JobFolder: Sendable, Equatable {
     public static let logsName = "logs"
     public static let requestsName = "requests"
 
+    // MARK: - Provenance (see docs/provenance.md)
+
+    /// `ro-crate-metadata.json`: the RO-Crate of a finished job (written when it ends).
+    public var crate: String { path + "/" + JobFolder.crateName }
+    /// `ro-crate-preview.html`: the crate's preview, the job page under that name (the pages' work).
+    public var cratePreview: String { path + "/" + JobFolder.cratePreviewName }
+    /// `plan.json`: the job's resolved plan (steps, params with defaults, inputs, resources), from its start.
+    public var plan: String { path + "/" + JobFolder.planName }
+    /// `params.json`: the params as the job ran with them (defaults applied).
+    public var params: String { path + "/" + JobFolder.paramsName }
+    /// `workflow/`: a copy of the named workflow's file and the Snakefiles its steps use.
+    public var workflowCopy: String { path + "/" + JobFolder.workflowCopyName }
+
+    public static let crateName = "ro-crate-metadata.json"
+    public static let cratePreviewName = "ro-crate-preview.html"
+    public static let planName = "plan.json"
+    public static let paramsName = "params.json"
+    public static let workflowCopyName = "workflow"
+    public static let statusName = "status.json"
+    public static let eventsName = "events.jsonl"
+    public static let manifestName = "manifest.yaml"
+    public static let resultsName = "results"
+
     public func log(step: String) -> String { path + "/" + JobFolder.logRelative(step: step) }
     public func snakemakeLog(step: String) -> String { logs + "/\(step).snakemake.log" }
     /// `logs/<step>.log` relative to the job folder, as status.json names it.
