@@ -147,6 +147,10 @@ let retriedManifest = """
         #expect(try spool.waitFor("P-retry", timeout: 60).state == .completed)
         for id in ["P-ok", "P-fail", "P-retry", "P-cancel"] {
             #expect(eventually(timeout: 10) { FileOps.exists(spool.layout.folder(id).crate) }, "no crate for \(id)")
+            // The job page is the crate's preview: a relative link to index.html, which it reads as.
+            let folder = spool.layout.folder(id)
+            #expect(eventually(timeout: 10) { FileManager.default.fileExists(atPath: folder.cratePreview) }, "no preview for \(id)")
+            #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: folder.cratePreview)) == "index.html")   // silent: nil fails the expectation
         }
 
         // What stays in the outbox: the resolved params, the plan, the workflow's copy.

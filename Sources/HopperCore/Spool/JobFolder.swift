@@ -59,9 +59,6 @@ public struct JobFolder: Sendable, Equatable {
     public static let planName = "plan.json"
     public static let paramsName = "params.json"
     public static let workflowCopyName = "workflow"
-    public static let statusName = "status.json"
-    public static let eventsName = "events.jsonl"
-    public static let manifestName = "manifest.yaml"
     public static let resultsName = "results"
 
     public func log(step: String) -> String { path + "/" + JobFolder.logRelative(step: step) }

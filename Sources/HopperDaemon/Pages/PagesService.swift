@@ -184,7 +184,13 @@ struct PagesKeeper: Sendable {
         let parts = PageSources.manifestParts(folder, catalog: catalog)
         let data = JobPageData(status: status, events: PageSources.events(folder), params: parts.params,
                                inputs: parts.inputs, failedLogTail: PageSources.failedLogTail(folder, status), now: now)
-        write(folder.page, JobPage.render(data), like: folder.status, remember: false)
+        let written = write(folder.page, JobPage.render(data), like: folder.status, remember: false)
+        // An ended job's folder is an RO-Crate (docs/provenance.md): its page is the crate's
+        // preview too, by a relative link that stays right when the page is replaced and in a
+        // copy of the folder. One already there (an earlier end) is left as it is.
+        if written && status.state.isTerminal && !FileOps.exists(folder.cratePreview) {
+            _ = symlink(SpoolLayout.pageName, folder.cratePreview)   // EEXIST: already there
+        }
     }
 
     // MARK: - What the spool page shows

@@ -42,7 +42,7 @@ public struct FolderVerifier: Sendable {
     }
 
     /// Names at the top of the folder that are neither expected nor unexpected.
-    static let tolerated: Set<String> = [JobFolder.crateName, JobFolder.cratePreviewName, "index.html"]
+    static let tolerated: Set<String> = [JobFolder.crateName, JobFolder.cratePreviewName, SpoolLayout.pageName]
 
     public func run() -> Report {
         var problems: [(String, String)] = []

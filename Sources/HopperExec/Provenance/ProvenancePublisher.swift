@@ -120,7 +120,7 @@ public struct ProvenancePublisher: Sendable {
     }
 
     /// Names the crate leaves out of the folder's files.
-    public static let notListed: Set<String> = [JobFolder.crateName, JobFolder.cratePreviewName, "index.html"]
+    public static let notListed: Set<String> = [JobFolder.crateName, JobFolder.cratePreviewName, SpoolLayout.pageName]
 
     /// Every regular file of the folder that the crate lists (see the header), sorted.
     func listFiles(results: [ResultFile]) throws(SystemError) -> [RunCrate.File] {
