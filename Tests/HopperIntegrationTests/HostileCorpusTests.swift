@@ -303,7 +303,9 @@ extension Integration {
 
             // Nothing was accepted, nothing is left, nothing was followed.
             #expect(spool.outboxIDs().isEmpty, "accepted: \(spool.outboxIDs())")
-            let left = rawNames(spool.layout.inbox).filter { $0.first != 0x2E && !stayNames.contains($0) }
+            // What stays has its reason beside it (ProblemNotes): `<name>.error.json`.
+            let notes = Set(stayNames.map { $0 + Array(".error.json".utf8) })
+            let left = rawNames(spool.layout.inbox).filter { $0.first != 0x2E && !stayNames.contains($0) && !notes.contains($0) }
             #expect(left.isEmpty, "left in the inbox: \(left.map { String(decoding: $0, as: UTF8.self) })")
             for c in stays {
                 #expect(fileType(bytePath(spool.layout.inbox, c.name)) != nil, "\(c) should have stayed in the inbox")
@@ -330,6 +332,12 @@ extension Integration {
             let stuck = Set(stays.filter { $0.source == "directory" }.map { spool.layout.inbox + "/" + $0.shownName })
             #expect(eventually { stuck.isSubset(of: spool.heartbeat()?.problems?.map(\.path) ?? []) },
                     "\(stuck) \(String(describing: spool.heartbeat()?.problems))")
+            // ... and says so beside itself, in the inbox (the inbox is writable; the entry is not).
+            for path in stuck {
+                #expect(eventually { FileOps.exists(path + ".error.json") }, "no \(path).error.json")
+                let note = try? JSON.decode(Rejection.self, from: try FileOps.readFile(path + ".error.json"))   // silent: checked next
+                #expect(note?.errors.first?.message.contains("cannot move it out of the inbox") == true, "\(String(describing: note))")
+            }
             // A name that is not UTF-8 cannot be taken: it is a problem too, saying to rename it.
             let notUTF8 = stays.filter { String(validating: $0.name, as: UTF8.self) == nil }.map { spool.layout.inbox + "/" + $0.shownName }
             #expect(eventually { Set(notUTF8).isSubset(of: spool.heartbeat()?.problems?.map(\.path) ?? []) },

@@ -73,7 +73,7 @@ public actor Scheduler {
     private var runningByOwner: [String: Int] = [:]
     private var runningByQueue: [String: Int] = [:]
     /// Each owner's last start: whose turn it is (StartOrder); the heartbeat publishes it.
-    let turns: OwnerTurns
+    nonisolated let turns: OwnerTurns
     private var seq = 0
     private var accepting = true
     /// Jobs held back by `wait_for` (see WaitFor.swift; WaitForService looks at their paths).
