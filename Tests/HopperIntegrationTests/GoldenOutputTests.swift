@@ -126,6 +126,12 @@ extension Integration {
             try c("submit-usage", ["submit", "--id", "no/such"])
             try c("submit-boom", ["submit", "m/boom.yaml"])
             try c("wait-failed", ["wait", "boom"])
+            try c("submit-workflow", ["submit", "--workflow", "hello", "--param", "name=Ada", "--id", "hi"])
+            try c("wait-hi", ["wait", "hi"])
+            try c("results", ["results", "hi"])
+            try c("results-verify", ["results", "hi", "--verify"])
+            try c("results-none", ["results", "done"])
+            try c("results-unknown", ["results", "nope"])
 
             // a running job and two pending behind it (max_running: 1)
             try c("submit-slow", ["submit", "m/slow.yaml"])
@@ -146,7 +152,7 @@ extension Integration {
             // ls
             #expect(eventually(timeout: 30) {
                 let r = try? runProgram(Paths.hopper, ["ls", "--format", "id,state", "--noheader", "--spool", spool.root])   // silent: retried
-                return r?.stdout.components(separatedBy: "\n").count == 6   // the store has indexed all five
+                return r?.stdout.components(separatedBy: "\n").count == 7   // the store has indexed all six
             })
             try c("ls", ["ls"])
             try c("ls-format", ["ls", "--format", "id,state,position,priority,reason", "--noheader"])
