@@ -106,6 +106,8 @@ let package = Package(
             // LocalExecutor driven in-process with the real supervisor (CancelTests).
             // Intake driven step by step (IntakeSwapTests): a swap between examination and commit.
             "HopperDaemon", "HopperWatch", "HopperTestSupport", .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: strict),
+        ],
+        // Golden/: whole CLI outputs (GoldenOutputTests), read from the source tree.
+        exclude: ["Golden"], swiftSettings: strict),
     ]
 )

@@ -147,9 +147,10 @@ public enum Daemon {
         let slurm = SlurmExecutor(config: config.slurm, queues: config.queues, spoolRoot: layout.root,
                                   supervisor: executor.supervisor, logger: logger)
         let metrics = Metrics()
+        let turns = OwnerTurns()
         let executors = StepExecutors(local: executor, slurm: slurm)
         let scheduler = Scheduler(layout: layout, store: store, executors: executors, settings: sched, catalog: catalog,
-                                  metrics: metrics, logger: logger)
+                                  metrics: metrics, turns: turns, logger: logger)
         await scheduler.load()
         let notifications = NotificationService(queue: scheduler.notifications)
 
@@ -164,7 +165,7 @@ public enum Daemon {
         let running = RunningSettings(config: options.configPath, workflows: options.workflowDirectory, snakemake: sched.snakemake)
         let heartbeat = HeartbeatService(layout: layout, running: running, store: store, watcher: watcher, stats: stats,
                                          interval: options.heartbeatInterval, notifier: notifier, metrics: metrics,
-                                         diskGuard: diskGuard, reload: reloadFlag, logger: logger)
+                                         diskGuard: diskGuard, reload: reloadFlag, turns: turns, logger: logger)
         logger.info("daemon.started", metadata: [
             "spool": "\(layout.root)", "state": "\(layout.state)", "pid": "\(getpid())",
             "workflows": "\(options.workflowDirectory ?? "-")", "version": "\(HopperVersion.current)",

@@ -290,6 +290,29 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// For each of `ids` that is pending: how many pending jobs of its (priority, owner) bucket
+    /// come before it in the order the scheduler takes them (`bucket`'s: last change, then
+    /// insertion). `hopper ls` makes a queue position of it (StartOrder).
+    public func pendingRanks(ids: [String]) throws -> [String: Int] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { db in
+            var out: [String: Int] = [:]
+            let sql = """
+                SELECT COUNT(j.id) AS n FROM job me JOIN job j
+                  ON j.state = me.state AND j.priority = me.priority AND j.owner = me.owner
+                 AND (j.updated_at < me.updated_at OR (j.updated_at = me.updated_at AND j.seq < me.seq))
+                WHERE me.id = ? AND me.state = ?
+                """
+            for id in ids {
+                let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job WHERE id = ? AND state = ?",
+                                               arguments: [id, JobState.pending.rawValue]) ?? 0
+                guard pending > 0 else { continue }
+                out[id] = try Int.fetchOne(db, sql: sql, arguments: [id, JobState.pending.rawValue]) ?? 0
+            }
+            return out
+        }
+    }
+
     /// Jobs in the given states, oldest first (the scheduler's start-up load).
     public func jobs(inStates states: [JobState]) throws -> [JobRecord] {
         try read { db in
