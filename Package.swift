@@ -72,7 +72,7 @@ let package = Package(
         ], swiftSettings: strict),
         // The one executable: `hopper submit|validate|status|ls|wait|logs|results|cancel|retry|rerun|clean|daemon`.
         .executableTarget(name: "hopper", dependencies: [
-            "HopperCore", "HopperStore", "HopperDaemon", "hopper-supervise", "CHopperBuild",
+            "HopperCore", "HopperStore", "HopperExec", "HopperDaemon", "hopper-supervise", "CHopperBuild",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -106,6 +106,8 @@ let package = Package(
             // LocalExecutor driven in-process with the real supervisor (CancelTests).
             // Intake driven step by step (IntakeSwapTests): a swap between examination and commit.
             "HopperDaemon", "HopperWatch", "HopperTestSupport", .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: strict),
+        ],
+        // Golden/: whole CLI outputs (GoldenOutputTests), read from the source tree.
+        exclude: ["Golden"], swiftSettings: strict),
     ]
 )

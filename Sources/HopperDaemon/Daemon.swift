@@ -135,6 +135,8 @@ public enum Daemon {
         sched.grace = config.killGrace.seconds
         sched.notifier = Notifier(mailCommand: config.mailCommand, timeout: config.notifyTimeout.seconds)
         sched.owners = settings.owners
+        let pageSignals = config.pages == .off ? nil : PageSignals()
+        sched.pageSignals = pageSignals
         sched.maxResultSize = config.maxResultSize?.bytes
         sched.waitPoll = config.pollInterval.seconds
         sched.snakemake = Snakemake.locate(configured: config.snakemake, workflows: options.workflowDirectory)
@@ -147,9 +149,10 @@ public enum Daemon {
         let slurm = SlurmExecutor(config: config.slurm, queues: config.queues, spoolRoot: layout.root,
                                   supervisor: executor.supervisor, logger: logger)
         let metrics = Metrics()
+        let turns = OwnerTurns()
         let executors = StepExecutors(local: executor, slurm: slurm)
         let scheduler = Scheduler(layout: layout, store: store, executors: executors, settings: sched, catalog: catalog,
-                                  metrics: metrics, logger: logger)
+                                  metrics: metrics, turns: turns, logger: logger)
         await scheduler.load()
         let notifications = NotificationService(queue: scheduler.notifications)
 
@@ -164,14 +167,22 @@ public enum Daemon {
         let running = RunningSettings(config: options.configPath, workflows: options.workflowDirectory, snakemake: sched.snakemake)
         let heartbeat = HeartbeatService(layout: layout, running: running, store: store, watcher: watcher, stats: stats,
                                          interval: options.heartbeatInterval, notifier: notifier, metrics: metrics,
-                                         diskGuard: diskGuard, reload: reloadFlag, logger: logger)
+                                         diskGuard: diskGuard, reload: reloadFlag, turns: turns, logger: logger)
         logger.info("daemon.started", metadata: [
             "spool": "\(layout.root)", "state": "\(layout.state)", "pid": "\(getpid())",
             "workflows": "\(options.workflowDirectory ?? "-")", "version": "\(HopperVersion.current)",
         ])
         notifier.ready(status: "watching \(layout.inbox); \(await scheduler.runningCount) running, \(await scheduler.pendingCount) pending")
+        var pages: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let pageSignals {
+            let ownersOnly = settings.owners != nil
+            let detailsPublic = !ownersOnly || config.jobMode & 0o005 == 0o005
+            let service = PagesService(layout: layout, store: store, signals: pageSignals, catalog: catalog,
+                                       ownersOnly: ownersOnly, detailsPublic: detailsPublic, logger: logger)
+            pages.append(.init(service: service, successTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [
+            services: pages + [
                 .init(service: intakeService),
                 .init(service: heartbeat, successTerminationBehavior: .ignore),
                 .init(service: retention, successTerminationBehavior: .ignore),

@@ -36,13 +36,18 @@ public final class HeartbeatService: Service {
     let metrics: Metrics
     let diskGuard: DiskGuard?
     let reload: ReloadFlag?
+    let turns: OwnerTurns?
+    /// The `.error.json` beside each problem in the inbox (ProblemNotes).
+    let notes: ProblemNotes
     let logger: Logger
     private let storeFailing = Mutex(false)
 
     public init(layout: SpoolLayout, running: RunningSettings, store: JobStore, watcher: InboxWatcher, stats: IntakeStats,
                 interval: Duration, notifier: SystemdNotifier, metrics: Metrics, diskGuard: DiskGuard? = nil,
-                reload: ReloadFlag? = nil, logger: Logger) {
+                reload: ReloadFlag? = nil, turns: OwnerTurns? = nil, logger: Logger) {
         self.running = running
+        self.turns = turns
+        self.notes = ProblemNotes(layout: layout, logger: logger)
         self.diskGuard = diskGuard
         self.reload = reload
         self.layout = layout; self.store = store; self.watcher = watcher; self.stats = stats
@@ -93,8 +98,10 @@ public final class HeartbeatService: Service {
         status.config = running.config
         status.workflows = running.workflows
         status.snakemake = running.snakemake
+        status.ownerTurns = turns?.order
         status.problems = watcher.problems().map { SystemStatus.Problem(path: $0.path, message: $0.message) }
             + stats.stuckEntries.map { SystemStatus.Problem(path: $0.path, message: $0.message) }
+        if state == "running" { notes.update((status.problems ?? []).map { (path: $0.path, message: $0.message) }) }
         if let diskGuard {
             status.disk = diskGuard.volumes
             status.minFreeBytes = diskGuard.minFree

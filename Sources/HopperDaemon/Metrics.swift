@@ -3,7 +3,8 @@
 //
 //   hopper_jobs{state="…"}                  gauge      jobs by state (from the store)
 //   hopper_step_duration_seconds            histogram  finished step attempts since start
-//   hopper_intake_backlog                   gauge      files in the inboxes waiting for an answer
+//   hopper_intake_backlog                   gauge      files in the inboxes waiting for an answer, and
+//                                                      folders manifests are not taken from
 //   hopper_accepted_total, hopper_rejected_total  counter  since start
 //   hopper_heartbeat_timestamp_seconds      gauge      when this file was written
 import HopperCore
@@ -41,7 +42,7 @@ public final class Metrics: Sendable {
         out += "hopper_step_duration_seconds_bucket{le=\"+Inf\"} \(h.count)\n"
         out += "hopper_step_duration_seconds_sum \(Self.number(h.sum))\n"
         out += "hopper_step_duration_seconds_count \(h.count)\n"
-        out += "# HELP hopper_intake_backlog Files in the inboxes waiting for an answer (manifests, misnamed or in the wrong folder).\n# TYPE hopper_intake_backlog gauge\n"
+        out += "# HELP hopper_intake_backlog Files in the inboxes waiting for an answer (manifests, misnamed or in the wrong folder), and folders manifests are not taken from.\n# TYPE hopper_intake_backlog gauge\n"
         out += "hopper_intake_backlog \(backlog)\n"
         out += "# HELP hopper_accepted_total Manifests accepted since the daemon started.\n# TYPE hopper_accepted_total counter\n"
         out += "hopper_accepted_total \(accepted)\n"
@@ -58,12 +59,14 @@ public final class Metrics: Sendable {
     }
 
     /// Files waiting for an answer: manifests, misnamed manifests (`RUN.YAML`) and files in
-    /// folders manifests are not taken from, in the inbox and every folder the watcher watches.
+    /// folders manifests are not taken from, in the inbox and every folder the watcher watches;
+    /// and each such folder itself (`inbox/My Queue/`: someone must rename or move it).
     public static func backlog(_ layout: SpoolLayout, watcher: InboxWatcher) -> Int {
         var folders = Set(watcher.watchModes().map(\.folder))
-        folders.formUnion(watcher.problems().map(\.path))
+        let problems = watcher.problems().map(\.path)
+        folders.formUnion(problems)
         folders.insert(layout.inbox)
-        var n = 0
+        var n = problems.filter { FileOps.isDirectory($0) }.count
         for folder in folders {
             // silent: a backlog gauge; an unreadable folder counts 0 and the watcher logs it.
             n += ((try? FileOps.listDirectory(folder)) ?? []).filter(DropNames.isPlausible).count

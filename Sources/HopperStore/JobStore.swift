@@ -26,6 +26,8 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var updatedAt: String
     /// A group's child: the group's id.
     public var group: String?
+    /// When the job last started running (nil while it never has).
+    public var startedAt: String?
 
     public init(id: String, state: JobState, queue: String, owner: String, uid: Int64, priority: Int,
                 workflow: String?, description: String?, submittedAt: String, updatedAt: String? = nil, group: String? = nil) {
@@ -38,11 +40,12 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
         self.init(id: status.id, state: status.state, queue: status.queue, owner: status.owner, uid: uid,
                   priority: status.priority, workflow: status.workflow, description: status.description,
                   submittedAt: status.submittedAt, updatedAt: Timestamp.rfc3339(), group: status.group)
+        startedAt = status.startedAt
     }
 
     enum CodingKeys: String, CodingKey {
         case id, state, queue, owner, uid, priority, workflow, description
-        case submittedAt = "submitted_at", updatedAt = "updated_at", group = "grp"
+        case submittedAt = "submitted_at", updatedAt = "updated_at", group = "grp", startedAt = "started_at"
     }
 }
 
@@ -81,6 +84,18 @@ public final class JobStore: Sendable {
     private let writer: any DatabaseWriter
     private let reader: any DatabaseReader
     private let health = Mutex<StoreProblem?>(nil)
+    private let observers = Mutex<[@Sendable ([String]) -> Void]>([])
+
+    /// `observer` hears the ids of the jobs each write added, changed or removed (after the
+    /// write; on the writer's thread, so it must be quick): how the pages learn what changed.
+    public func observe(_ observer: @escaping @Sendable ([String]) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    private func changed(_ ids: [String]) {
+        let list = observers.withLock { $0 }
+        for observer in list { observer(ids) }
+    }
 
     /// Set by any failed call (read-only, full, corrupt) and cleared by the next write that
     /// works: the daemon pauses intake and says so in its heartbeat while it is set.
@@ -188,7 +203,11 @@ public final class JobStore: Sendable {
             // The scheduler pages each (priority, owner) bucket of pending jobs in FIFO order.
             try db.create(index: "job_pending", on: "job", columns: ["state", "priority", "owner", "updated_at", "seq"])
         }
-        m.registerMigration("v6: groups") { db in
+        m.registerMigration("v6: started") { db in
+            // When a job last started running: the pages' elapsed and total times, from the store.
+            try db.alter(table: "job") { t in t.add(column: "started_at", .text) }
+        }
+        m.registerMigration("v7: groups") { db in
             // A group's children carry its id; the group itself is a row of job_group.
             try db.alter(table: "job") { t in t.add(column: "grp", .text) }
             try db.create(index: "job_by_group", on: "job", columns: ["grp", "seq"])
@@ -307,6 +326,7 @@ public final class JobStore: Sendable {
                 }
             }
         }
+        changed(records.map(\.id))
     }
 
     public func plan(id: String) throws -> String? {
@@ -331,9 +351,12 @@ public final class JobStore: Sendable {
     public func setState(id: String, state: JobState) throws {
         try write { db in
             // A cached statement: parsed once, not for each of the two state changes of every job.
-            try db.cachedStatement(sql: "UPDATE job SET state = ?, updated_at = ?, expired = CASE WHEN ? THEN expired ELSE expired & 2 END WHERE id = ?")
-                .execute(arguments: [state.rawValue, Timestamp.rfc3339(), state.isTerminal, id])
+            let now = Timestamp.rfc3339()
+            let sql = "UPDATE job SET state = ?, updated_at = ?, expired = CASE WHEN ? THEN expired ELSE expired & 2 END, "
+                + "started_at = CASE WHEN ? THEN ? ELSE started_at END WHERE id = ?"
+            try db.cachedStatement(sql: sql).execute(arguments: [state.rawValue, now, state.isTerminal, state == .running, now, id])
         }
+        changed([id])
     }
 
     /// What retention removes: `workspace` (bit 1) or the outbox entry (bit 2).
@@ -392,6 +415,29 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// For each of `ids` that is pending: how many pending jobs of its (priority, owner) bucket
+    /// come before it in the order the scheduler takes them (`bucket`'s: last change, then
+    /// insertion). `hopper ls` makes a queue position of it (StartOrder).
+    public func pendingRanks(ids: [String]) throws -> [String: Int] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { db in
+            var out: [String: Int] = [:]
+            let sql = """
+                SELECT COUNT(j.id) AS n FROM job me JOIN job j
+                  ON j.state = me.state AND j.priority = me.priority AND j.owner = me.owner
+                 AND (j.updated_at < me.updated_at OR (j.updated_at = me.updated_at AND j.seq < me.seq))
+                WHERE me.id = ? AND me.state = ?
+                """
+            for id in ids {
+                let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job WHERE id = ? AND state = ?",
+                                               arguments: [id, JobState.pending.rawValue]) ?? 0
+                guard pending > 0 else { continue }
+                out[id] = try Int.fetchOne(db, sql: sql, arguments: [id, JobState.pending.rawValue]) ?? 0
+            }
+            return out
+        }
+    }
+
     /// Jobs in the given states, oldest first (the scheduler's start-up load).
     public func jobs(inStates states: [JobState]) throws -> [JobRecord] {
         try read { db in
@@ -425,6 +471,42 @@ public final class JobStore: Sendable {
     public func delete(ids: [String]) throws {
         guard !ids.isEmpty else { return }
         try write { db in _ = try JobRecord.filter(ids.contains(Column("id"))).deleteAll(db) }
+        changed(ids)
+    }
+
+    /// The columns of a job the pages list (not its plan).
+    static let listed = "id, state, queue, owner, uid, priority, workflow, description, submitted_at, updated_at, started_at, grp"
+
+    /// Jobs newest first (in `state`, or all), `limit` of them after the first `offset`: a page
+    /// of the spool page's list.
+    public func page(state: JobState?, offset: Int, limit: Int) throws -> [JobRecord] {
+        try read { db in
+            var sql = "SELECT \(Self.listed) FROM job"
+            var args: [any DatabaseValueConvertible] = []
+            if let state {
+                sql += " WHERE state = ?"
+                args.append(state.rawValue)
+            }
+            sql += " ORDER BY submitted_at DESC, seq DESC LIMIT ? OFFSET ?"
+            args.append(limit)
+            args.append(offset)
+            return try JobRecord.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+        }
+    }
+
+    /// Ids in the order they were stored, `limit` of them after `seq` (0: from the first), with
+    /// the seq to continue from: a walk over every job that holds one batch at a time.
+    public func ids(after seq: Int64, limit: Int) throws -> (ids: [String], next: Int64) {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT seq, id FROM job WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+            var next = seq
+            var ids: [String] = []
+            for row in rows {
+                next = row["seq"]
+                ids.append(row["id"])
+            }
+            return (ids, next)
+        }
     }
 
     public func job(id: String) throws -> JobRecord? {

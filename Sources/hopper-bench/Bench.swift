@@ -218,6 +218,7 @@ struct JobsBench: ParsableCommand {
     @Option(help: "Single drops for the latency figure.") var singles = 200
     @Option(help: "max_running (default: the number of cores).") var maxRunning = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Where the temporary spools go.") var dir = "/tmp"
+    @Option(help: "A line added to the daemon's config, e.g. 'pages: off' (A/B).") var config: [String] = []
 
     static let body = "steps: [{name: s, run: \"true\"}]\n"
 
@@ -242,7 +243,9 @@ struct JobsBench: ParsableCommand {
         let floor = fsyncFloor(dir)
         print(String(format: "spool in %@ (%@); the disk's own fsync of a small new file: p50 %.2f ms, p99 %.2f ms",
                      dir, fs, floor.p50, floor.p99))
-        let spool = try BenchSpool(in: dir, config: "max_running: \(maxRunning)\n")
+        let extra = config.map { $0 + "\n" }.joined()
+        if !extra.isEmpty { print("config: " + config.joined(separator: "; ")) }
+        let spool = try BenchSpool(in: dir, config: "max_running: \(maxRunning)\n" + extra)
         defer { spool.stop(); spool.remove() }
         let prepared = spool.base + "/prepared"
         try FileManager.default.createDirectory(atPath: prepared, withIntermediateDirectories: true)

@@ -21,6 +21,7 @@ struct MemoryBench: ParsableCommand {
     @Option(help: "Manifests dropped at once and held pending.") var backlog = 100_000
     @Option(help: "Trivial jobs run to their end, in rounds of 10,000 (0: skip).") var jobs = 100_000
     @Option(help: "Where the temporary spools go.") var dir = "/tmp"
+    @Option(help: "A line added to the daemon's config, e.g. 'pages: off' (A/B).") var config: [String] = []
 
     /// VmRSS and VmHWM of `pid`, in MiB.
     static func memory(_ pid: Int32) -> (rss: Double, peak: Double) {
@@ -52,7 +53,7 @@ struct MemoryBench: ParsableCommand {
     func run() throws {
         print("hopper \(HopperVersion.current) memory benchmark, spool in \(dir)")
         if backlog > 0 {
-            let spool = try BenchSpool(in: dir, config: "max_running: 1\nmin_free_space: 0\n")
+            let spool = try BenchSpool(in: dir, config: "max_running: 1\nmin_free_space: 0\n" + config.map { $0 + "\n" }.joined())
             defer { spool.stop(); spool.remove() }
             let pid = spool.daemon.processIdentifier
             let idle = Self.memory(pid)
@@ -64,6 +65,7 @@ struct MemoryBench: ParsableCommand {
             let m = Self.memory(pid)
             print(String(format: "backlog: %d manifests dropped at once, all accepted and pending after %.1f s; daemon RSS idle %.1f MiB, now %.1f MiB, peak %.1f MiB",
                          backlog, accepted, idle.rss, m.rss, m.peak))
+            pageSizes(spool, jobs: backlog + 1)
             spool.stop()
             if let pgid = try? FileOps.readFile(spool.layout.jobWorkspace("hold").record(step: "s", attempt: 1)),
                let text = Optional(String(decoding: pgid, as: UTF8.self)),
@@ -72,7 +74,7 @@ struct MemoryBench: ParsableCommand {
             }
         }
         if jobs > 0 {
-            let spool = try BenchSpool(in: dir, config: "min_free_space: 0\n")
+            let spool = try BenchSpool(in: dir, config: "min_free_space: 0\n" + config.map { $0 + "\n" }.joined())
             defer { spool.stop(); spool.remove() }
             let pid = spool.daemon.processIdentifier
             var done = 0
@@ -87,6 +89,32 @@ struct MemoryBench: ParsableCommand {
                 print(String(format: "after %d jobs (%.0f s): daemon RSS %.1f MiB, peak %.1f MiB", done, now() - t0, m.rss, m.peak))
             }
         }
+    }
+
+    /// With pages on: once the last further page of all jobs is written (at most every 30 s),
+    /// the size of the first page and of the largest one.
+    func pageSizes(_ spool: BenchSpool, jobs: Int) {
+        let pages = (jobs + SpoolPage.jobsPerPage - 1) / SpoolPage.jobsPerPage
+        let last = spool.layout.page(SpoolPage.fileName(state: nil, page: pages))
+        let t0 = now()
+        while !FileOps.exists(last) && now() - t0 < 90 { usleep(500_000) }
+        guard FileOps.exists(last) else {
+            print("pages: \(SpoolPage.fileName(state: nil, page: pages)) not written within 90 s (pages off?)")
+            return
+        }
+        // silent: a page being replaced is skipped; the figures are what could be read.
+        let names = ((try? FileOps.listDirectory(spool.layout.root)) ?? []).filter { $0.hasPrefix("index") && $0.hasSuffix(".html") }
+        var largest = (name: "", bytes: 0)
+        var first = 0
+        for name in names {
+            // silent: as above.
+            guard let st = (try? FileOps.lstat(spool.layout.page(name))) ?? nil else { continue }
+            let bytes = Int(st.st_size)
+            if name == "index.html" { first = bytes }
+            if bytes > largest.bytes { largest = (name, bytes) }
+        }
+        print(String(format: "pages with %d jobs: %d spool pages; index.html %.0f KiB, largest %@ %.0f KiB (%.0f s after all were accepted)",
+                     jobs, names.count, Double(first) / 1024, largest.name, Double(largest.bytes) / 1024, now() - t0))
     }
 
     func isDone(_ spool: BenchSpool, _ id: String) -> Bool {

@@ -18,7 +18,7 @@ struct Hopper: AsyncParsableCommand {
             Everything else: docs/ in the repository, /usr/share/doc/hopper/ when installed.
             """,
         version: BuildInfo.versionLine,
-        subcommands: [Submit.self, Validate.self, Workflows.self, Status.self, Wait.self, List.self, Logs.self, Results.self,
+        subcommands: [Submit.self, Validate.self, Workflows.self, Status.self, Wait.self, List.self, Logs.self, Results.self, Verify.self, Export.self,
                       Cancel.self, Retry.self, Rerun.self, Clean.self, Daemon.self, System.self])
 
     /// Runs the command; runtime failures print one line, `hopper: <message>`, and exit 1.

@@ -38,6 +38,10 @@ import Testing
             #expect(!YAMLEmitter.canBePlain(text), "\(text)")
         }
         #expect(YAMLEmitter.doubleQuoted("a\"b\\c\nd\u{1}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
+        // JSON and YAML quote alike, but YAML also escapes what its readers take for breaks or marks.
+        let text = "x\u{7F}\u{85}\u{2028}\u{2029}\u{FEFF}y\t"
+        #expect(ParamValue.jsonString(text) == "\"" + "x\u{7F}\u{85}\u{2028}\u{2029}\u{FEFF}y" + "\\t\"")
+        #expect(YAMLEmitter.doubleQuoted(text) == "\"x\\u007f\\u0085\\u2028\\u2029\\ufeffy\\t\"")
     }
 
     @Test func paramsAndInputsAreSetAndRelativeInputsRewritten() throws {

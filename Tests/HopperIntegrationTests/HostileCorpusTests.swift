@@ -303,7 +303,9 @@ extension Integration {
 
             // Nothing was accepted, nothing is left, nothing was followed.
             #expect(spool.outboxIDs().isEmpty, "accepted: \(spool.outboxIDs())")
-            let left = rawNames(spool.layout.inbox).filter { $0.first != 0x2E && !stayNames.contains($0) }
+            // What stays has its reason beside it (ProblemNotes): `<name>.error.json`.
+            let notes = Set(stayNames.map { $0 + Array(".error.json".utf8) })
+            let left = rawNames(spool.layout.inbox).filter { $0.first != 0x2E && !stayNames.contains($0) && !notes.contains($0) }
             #expect(left.isEmpty, "left in the inbox: \(left.map { String(decoding: $0, as: UTF8.self) })")
             for c in stays {
                 #expect(fileType(bytePath(spool.layout.inbox, c.name)) != nil, "\(c) should have stayed in the inbox")
@@ -330,6 +332,12 @@ extension Integration {
             let stuck = Set(stays.filter { $0.source == "directory" }.map { spool.layout.inbox + "/" + $0.shownName })
             #expect(eventually { stuck.isSubset(of: spool.heartbeat()?.problems?.map(\.path) ?? []) },
                     "\(stuck) \(String(describing: spool.heartbeat()?.problems))")
+            // ... and says so beside itself, in the inbox (the inbox is writable; the entry is not).
+            for path in stuck {
+                #expect(eventually { FileOps.exists(path + ".error.json") }, "no \(path).error.json")
+                let note = try? JSON.decode(Rejection.self, from: try FileOps.readFile(path + ".error.json"))   // silent: checked next
+                #expect(note?.errors.first?.message.contains("cannot move it out of the inbox") == true, "\(String(describing: note))")
+            }
             // A name that is not UTF-8 cannot be taken: it is a problem too, saying to rename it.
             let notUTF8 = stays.filter { String(validating: $0.name, as: UTF8.self) == nil }.map { spool.layout.inbox + "/" + $0.shownName }
             #expect(eventually { Set(notUTF8).isSubset(of: spool.heartbeat()?.problems?.map(\.path) ?? []) },
@@ -355,6 +363,48 @@ extension Integration {
         /// inbox) again and again while the daemon takes files. Whatever the interleaving, the
         /// daemon never follows a symlink: every symlink ends in rejected/, and whatever was
         /// accepted is a regular file holding the regular file's own content.
+        /// A manifest in a queue folder the daemon may not write cannot be moved to rejected/,
+        /// and no note can be written beside it: the reason is in rejected/<name>.error.json,
+        /// the heartbeat's problems name it, the backlog counts it, and the failed note is
+        /// logged once.
+        @Test func aManifestInAFolderTheDaemonMayNotWriteIsAnsweredWhereItCanBe() throws {
+            let spool = try TestSpool()
+            try spool.layout.create()
+            let folder = spool.layout.inbox + "/ro"
+            func make() throws {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+                try "workflow: demo\nprority: 1\n".write(toFile: folder + "/x.yaml", atomically: true, encoding: .utf8)
+            }
+            // As root, the daemon runs as nobody: root's folder (0755), made once the spool is
+            // nobody's, is not the daemon's to write. As another user, write is taken away.
+            if getuid() == 0 {
+                try startUnprivileged(spool)
+                try make()
+            } else {
+                try make()
+                chmod(folder, 0o555)
+                try spool.startDaemon()
+            }
+            defer { chmod(folder, 0o755) }
+            let entry = folder + "/x.yaml"
+            #expect(eventually(timeout: 30) { FileOps.exists(spool.layout.rejected + "/x.yaml.error.json") }, "\(spool.logText())")
+            let r = try spool.rejection("x.yaml")
+            #expect(r.errors.contains { $0.message.contains("cannot move it out of the inbox") }, "\(r)")
+            #expect(FileOps.exists(entry) && !FileOps.exists(spool.layout.rejected + "/x.yaml"))
+            #expect(eventually { spool.heartbeat()?.problems?.contains { $0.path == entry } == true },
+                    "\(String(describing: spool.heartbeat()?.problems))")
+            #expect(!FileOps.exists(entry + ".error.json"))
+            func backlog() -> Int? {
+                let text = (try? String(contentsOfFile: spool.layout.metrics + "/hopper.prom", encoding: .utf8)) ?? ""   // silent: not written yet
+                return text.split(separator: "\n").first { $0.hasPrefix("hopper_intake_backlog ") }.flatMap { Int($0.split(separator: " ")[1]) }
+            }
+            #expect(eventually { backlog() == 1 }, "\(String(describing: backlog()))")
+            #expect(eventually { spool.logText().contains("inbox.problem_note_failed") })
+            usleep(2_500_000)   // another heartbeat or two: the failure is not logged again
+            let lines = spool.logText().split(separator: "\n").filter { $0.contains("inbox.problem_note_failed") }
+            #expect(lines.count == 1, "\(lines)")
+        }
+
         @Test func aFileSwappedForASymlinkIsNeverFollowed() throws {
             let spool = try TestSpool()
             try spool.startDaemon()

@@ -140,9 +140,25 @@ extension Integration {
                 problem    \(spool.layout.inbox)/My Queue: \(expected[2].2)
                 problem    \(spool.layout.inbox)/seqA/sub: \(expected[3].2)
                 """), "\(system.stdout)")
-            // The folder fixed, the problem is gone.
+            // Beside each such folder (it cannot be moved to rejected/) the same, as .error.json;
+            // and each is counted in the backlog metric, waiting for a person.
+            for (folder, message) in [("My Queue", expected[2].2), ("seqA/sub", expected[3].2)] {
+                let note = spool.layout.inbox + "/" + folder + ".error.json"
+                #expect(eventually { FileOps.exists(note) }, "no \(note)")
+                let r = try JSON.decode(Rejection.self, from: try FileOps.readFile(note))
+                #expect(r.reason == "folder not taken from" && r.errors.map(\.message) == [message], "\(r)")
+                #expect(r.source == "inbox/" + folder)
+            }
+            func backlog() -> String? {
+                let text = (try? String(contentsOfFile: spool.layout.metrics + "/hopper.prom", encoding: .utf8)) ?? ""   // silent: not written yet
+                return text.split(separator: "\n").first { $0.hasPrefix("hopper_intake_backlog ") }.map(String.init)
+            }
+            #expect(eventually { backlog() == "hopper_intake_backlog 2" }, "\(String(describing: backlog()))")
+            // The folder fixed, the problem is gone, and its note with it.
             try FileManager.default.removeItem(atPath: inbox + "/My Queue")
             #expect(eventually { spool.heartbeat()?.problems?.map(\.path) == [spool.layout.inbox + "/seqA/sub"] })
+            #expect(eventually { !FileOps.exists(spool.layout.inbox + "/My Queue.error.json") })
+            #expect(eventually { backlog() == "hopper_intake_backlog 1" }, "\(String(describing: backlog()))")
         }
 
         // MARK: no silent waits
@@ -221,9 +237,12 @@ extension Integration {
             let header = try spool.hopper("ls", "--state", "running", "--spool", spool.root)
             let lines = header.stdout.split(separator: "\n")
             #expect(lines.count == 2)
-            #expect(lines.first?.hasPrefix("ID   STATE   QUEUE   OWNER") == true, "\(header.stdout)")
+            #expect(lines.first?.hasPrefix("ID   STATE   POSITION QUEUE   OWNER") == true, "\(header.stdout)")
             #expect(lines.first?.hasSuffix(" SUBMITTED           ELAPSED PROGRESS WORKFLOW REASON") == true, "\(header.stdout)")
-            #expect(lines.last?.hasPrefix("busy running default ") == true)
+            #expect(lines.last?.hasPrefix("busy running -        default ") == true, "\(header.stdout)")
+            // A pending job's place in the scheduler's order: one owner, one priority: first queued, first.
+            let order = try spool.hopper("ls", "--state", "pending", "--format", "id,position", "--noheader", "--spool", spool.root)
+            #expect(order.stdout == "p2 2\np1 1\n", "\(order.stdout)")
             // Repeated and comma-separated states add up.
             let comma = try spool.hopper("ls", "--state", "pending,failed", "--format", "id", "--noheader", "--spool", spool.root)
             let repeated = try spool.hopper("ls", "--state", "pending", "--state", "failed", "--format", "id", "--noheader", "--spool", spool.root)
@@ -239,11 +258,12 @@ extension Integration {
                 try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
             }
             #expect(objects.count == 4)
-            let keys = ["id", "state", "queue", "owner", "uid", "priority", "workflow", "description", "submitted_at", "updated_at",
+            let keys = ["id", "state", "position", "queue", "owner", "uid", "priority", "workflow", "description", "submitted_at", "updated_at",
                         "started_at", "finished_at", "elapsed_seconds", "progress", "current_step", "reason", "kind", "group"]
             for object in objects { #expect(Set(object.keys) == Set(keys), "\(object)") }
             #expect(objects[0]["reason"] as? String == "waiting for a slot (1/1 running)")
             #expect(objects[0]["started_at"] is NSNull)
+            #expect(objects[0]["position"] as? Int == 2 && objects[2]["position"] is NSNull, "\(objects)")
             let bad = try spool.hopper("ls", "--format", "id,nope", "--spool", spool.root)
             #expect(bad.code == 64 && bad.stderr.contains("unknown field \"nope\" in --format"), "\(bad.stderr)")
 

@@ -52,6 +52,7 @@ extension HopperConfig {
         ConfigKey(name: "min_uid", type: "integer ≥ 0", defaultText: "`1000`", meaning: "`run_as: owner`: manifests of accounts below it (root, system accounts) are refused unless `allow_users` names them"),
         ConfigKey(name: "job_mode", type: "octal mode", defaultText: "`0700`", meaning: "`run_as: owner`: mode of each job's outbox folder and workspace (they belong to the owner); `0750` with `job_group` shares them"),
         ConfigKey(name: "job_group", type: "group name", defaultText: "owner's primary group", meaning: "`run_as: owner`: group of each job's folders"),
+        ConfigKey(name: "pages", type: "on or off", defaultText: "`on`", meaning: "keep the static pages (`index.html` at the spool root, in each job folder and in `rejected/`) up to date (see [pages](pages.md))"),
     ]
 
     /// The table of docs/daemon.md: `| key | type | default | meaning |`.

@@ -64,6 +64,8 @@ public struct HopperConfig: Sendable, Equatable {
     /// `job_group:` with `run_as: owner`, the group of each job's folders (default: the owner's
     /// primary group), for sharing results with a project group.
     public var jobGroup: String?
+    /// `pages:` whether the daemon keeps the static pages (docs/pages.md) up to date.
+    public var pages: PagesMode = .on
     /// `max_steps:` a job (inline or through its workflow) with more steps is rejected.
     public var maxSteps: Int = 100
     /// `max_group_size:` a group (`foreach:`) with more rows is rejected.
@@ -146,6 +148,11 @@ public enum SubmitIDPolicy: String, Sendable, Equatable, Hashable, Codable, Case
 
 public enum WatchMode: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
     case auto, inotify, poll
+}
+
+/// `pages:` `on` keeps the static pages up to date, `off` writes none.
+public enum PagesMode: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
+    case on, off
 }
 
 public enum LogLevel: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
@@ -278,6 +285,7 @@ extension HopperConfig {
                     }
                 }
             case "job_group": config.jobGroup = c.line(value, k)
+            case "pages": config.pages = c.choice(value, k, PagesMode.self) ?? config.pages
             case "max_steps": config.maxSteps = c.int(value, k, min: 1, max: 10_000) ?? config.maxSteps
             case "max_group_size": config.maxGroupSize = c.int(value, k, min: 1, max: 1_000_000) ?? config.maxGroupSize
             case "max_result_size": config.maxResultSize = c.size(value, k)

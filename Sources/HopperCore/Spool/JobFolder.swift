@@ -22,9 +22,12 @@ public struct JobFolder: Sendable, Equatable {
         self.path = path
     }
 
-    public var status: String { path + "/status.json" }
-    public var events: String { path + "/events.jsonl" }
-    public var manifest: String { path + "/manifest.yaml" }
+    public var status: String { path + "/" + JobFolder.statusName }
+    public var events: String { path + "/" + JobFolder.eventsName }
+    public var manifest: String { path + "/" + JobFolder.manifestName }
+    public static let statusName = "status.json"
+    public static let eventsName = "events.jsonl"
+    public static let manifestName = "manifest.yaml"
     /// `logs/`, and in it each step's `<step>.log` (and a Snakemake step's `<step>.snakemake.log`).
     public var logs: String { path + "/" + JobFolder.logsName }
     /// `results/`: published outputs and `SHA256SUMS`.
@@ -36,8 +39,32 @@ public struct JobFolder: Sendable, Equatable {
     public var sheetFolder: String { path + "/" + JobFolder.sheetName }
     public func sheet(_ name: String) -> String { sheetFolder + "/" + name }
     public static let sheetName = "sheet"
+
+    /// `index.html`: the job's page (docs/pages.md).
+    public var page: String { path + "/" + SpoolLayout.pageName }
+
     public static let logsName = "logs"
     public static let requestsName = "requests"
+
+    // MARK: - Provenance (see docs/provenance.md)
+
+    /// `ro-crate-metadata.json`: the RO-Crate of a finished job (written when it ends).
+    public var crate: String { path + "/" + JobFolder.crateName }
+    /// `ro-crate-preview.html`: the crate's preview, the job page under that name (the pages' work).
+    public var cratePreview: String { path + "/" + JobFolder.cratePreviewName }
+    /// `plan.json`: the job's resolved plan (steps, params with defaults, inputs, resources), from its start.
+    public var plan: String { path + "/" + JobFolder.planName }
+    /// `params.json`: the params as the job ran with them (defaults applied).
+    public var params: String { path + "/" + JobFolder.paramsName }
+    /// `workflow/`: a copy of the named workflow's file and the Snakefiles its steps use.
+    public var workflowCopy: String { path + "/" + JobFolder.workflowCopyName }
+
+    public static let crateName = "ro-crate-metadata.json"
+    public static let cratePreviewName = "ro-crate-preview.html"
+    public static let planName = "plan.json"
+    public static let paramsName = "params.json"
+    public static let workflowCopyName = "workflow"
+    public static let resultsName = "results"
 
     public func log(step: String) -> String { path + "/" + JobFolder.logRelative(step: step) }
     public func snakemakeLog(step: String) -> String { logs + "/\(step).snakemake.log" }
@@ -140,6 +167,9 @@ public struct RejectedFolder: Sendable {
     public let path: String
     public init(path: String) { self.path = path }
     public init(_ layout: SpoolLayout) { self.path = layout.rejected }
+
+    /// `<file>.error.json` beside each rejected file.
+    public static let errorSuffix = ".error.json"
 
     /// `name` for n = 1, else `name.n`.
     public static func candidate(_ name: String, _ n: Int) -> String { n == 1 ? name : "\(name).\(n)" }

@@ -31,6 +31,12 @@ public struct SpoolLayout: Sendable, Equatable {
     /// `system/daemon.lease`: which daemon (host, pid, state) serves this spool (SpoolLease).
     public var lease: String { system + "/daemon.lease" }
 
+    /// A page at the spool root: `index.html` and its filters and further pages (docs/pages.md).
+    public func page(_ name: String) -> String { root + "/" + name }
+    /// `rejected/index.html`: the rejected files explained.
+    public var rejectedPage: String { rejected + "/" + SpoolLayout.pageName }
+    public static let pageName = "index.html"
+
     public func inbox(queue: String?) -> String { queue.map { inbox + "/" + $0 } ?? inbox }
     public func job(_ id: String) -> String { outbox + "/" + id }
     public func status(_ id: String) -> String { job(id) + "/status.json" }

@@ -67,6 +67,9 @@ public struct SystemStatus: Codable, Sendable, Equatable {
     /// Things in the inbox that the daemon cannot take and cannot move away (a folder that is
     /// not a queue, folders nested too deep): what and what to do. Empty when none.
     public var problems: [Problem]?
+    /// The owners who started a job since the daemon started, the least recent start first:
+    /// whose turn comes first among pending jobs of one priority (StartOrder). Nil: an older daemon.
+    public var ownerTurns: [String]?
 
     public struct Problem: Codable, Sendable, Equatable {
         public var path: String
@@ -97,7 +100,7 @@ public struct SystemStatus: Codable, Sendable, Equatable {
         case version, pid, host, startedAt = "started_at", heartbeatAt = "heartbeat_at"
         case intervalSeconds = "interval_seconds", state, spool, stateDirectory = "state_directory"
         case inboxes, intake, jobs, disk, minFreeBytes = "min_free_bytes", store
-        case config, workflows, snakemake, problems
+        case config, workflows, snakemake, problems, ownerTurns = "owner_turns"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -122,6 +125,7 @@ public struct SystemStatus: Codable, Sendable, Equatable {
         try c.encodeIfPresent(minFreeBytes, forKey: .minFreeBytes)
         try c.encodeIfPresent(store, forKey: .store)
         try c.encode(problems ?? [], forKey: .problems)
+        try c.encodeIfPresent(ownerTurns, forKey: .ownerTurns)
     }
 
     /// How long without a heartbeat means no daemon runs: three intervals.

@@ -83,23 +83,6 @@ public enum YAMLEmitter {
 
     /// `"text"` with JSON escapes, which YAML's double-quoted style reads the same.
     public static func doubleQuoted(_ text: String) -> String {
-        var out = "\""
-        for s in text.unicodeScalars {
-            switch s {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if s.value < 0x20 || s.value == 0x7F || s.value == 0x85 || s.value == 0x2028 || s.value == 0x2029 || s.value == 0xFEFF {
-                    let hex = String(s.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(s)
-                }
-            }
-        }
-        return out + "\""
+        QuotedString.quote(text, .yaml)
     }
 }

@@ -40,6 +40,7 @@ extension JobRunner {
         event(layout, id, JobEvent(event: "request", state: nil, message: "cancel: accepted by \(user)"), logger: logger)
         let now = Timestamp.rfc3339()
         guard apply(&status, logger: logger, { (s: inout JobStatus) throws(TransitionError) in try s.cancelBeforeStart(at: now) }) else { return }
+        keepProvenance(status, layout: layout, store: store, logger: logger)
         write(layout, status, logger: logger)
         event(layout, id, JobEvent(event: "cancelled", state: .cancelled, message: "cancelled by \(user) before it started"), durable: true, logger: logger)
         setState(store, id, .cancelled, logger: logger)
@@ -65,6 +66,7 @@ extension JobRunner {
         let which = steps.map { $0.isEmpty ? "all steps" : $0.joined(separator: ", ") } ?? "from the first unfinished step"
         event(layout, id, JobEvent(event: "request", state: .pending, message: "\(action.rawValue): accepted by \(user) (\(which))"), logger: logger)
         write(layout, status, logger: logger)
+        dropCrate(layout, id, logger: logger)
         setState(store, id, .pending, logger: logger)
         return markers
     }

@@ -35,6 +35,7 @@ extension JobRunner {
     func markCancelled(index: Int, by user: String) async {
         let now = Timestamp.rfc3339()
         transition { (s: inout JobStatus) throws(TransitionError) in try s.cancelRunning(step: index, at: now) }
+        await writeCrate()
         await save(event: JobEvent(event: "cancelled", state: .cancelled, step: nil, message: "cancelled by \(user)"), durable: true)
         storeSetState(.cancelled)
         logger.info("job.finished", metadata: ["job.state": "cancelled", "job.error": "-"])
@@ -43,6 +44,7 @@ extension JobRunner {
     func finish(_ state: JobState, error: JobErrorInfo?, message: String? = nil) async {
         let now = Timestamp.rfc3339()
         transition { (s: inout JobStatus) throws(TransitionError) in try s.finish(state, error: error, at: now) }
+        await writeCrate()
         await save(event: JobEvent(event: state.rawValue, state: state, step: error?.step, message: message ?? error?.message), durable: true)
         storeSetState(state)
         logger.info("job.finished", metadata: ["job.state": "\(state.rawValue)", "job.error": "\(error?.message ?? "-")"])
@@ -111,6 +113,7 @@ extension JobRunner {
         while true {
             do {
                 try await settings.commits.write(layout.status(id), bytes)
+                settings.pageSignals?.wrote(status)
                 if waited { logger.notice("status.written", metadata: ["job.state": "\(status.state.rawValue)", "after": "waiting for space"]) }
                 return
             } catch {
@@ -158,8 +161,9 @@ extension JobRunner {
     func writeStatus(_ status: JobStatus) {
         let logger = self.logger
         do {
+            let signals = settings.pageSignals
             settings.commits.enqueue(layout.status(id), try JSON.pretty(status)) { failure in
-                if let failure { logger.error("status.write_failed", metadata: ["error": "\(failure)"]) }
+                if let failure { logger.error("status.write_failed", metadata: ["error": "\(failure)"]) } else { signals?.wrote(status) }
             }
         } catch {
             logger.error("status.write_failed", metadata: ["error": "\(error)"])

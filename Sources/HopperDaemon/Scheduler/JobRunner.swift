@@ -44,6 +44,8 @@ actor JobRunner {
     /// How long the status of a step that has just started waits before it is written: a step
     /// that ends sooner goes straight from its predecessor's status to its own end.
     static let startCoalescing: Duration = .milliseconds(25)
+    /// The job's plan once read (for its crate at the end; nil: it could not be read).
+    var plan: JobManifest?
     /// Interrupted attempts of one step run again at most this many times in a row.
     static let maxInterruptions = 3
 
@@ -82,6 +84,7 @@ actor JobRunner {
             await finish(.failed, error: JobErrorInfo(step: nil, message: "the job's plan cannot be read; drop the manifest again under a new id", exitCode: nil))
             return
         }
+        plan = manifest
         let now = Timestamp.rfc3339()
         let wasRunning = status.state == .running || status.state == .queued   // queued: in SLURM's hands
         if !(resuming && wasRunning) {
@@ -104,6 +107,7 @@ actor JobRunner {
             }
             identity = who
         }
+        await keepPlan(manifest)
         guard let workspace = await prepareWorkspace(manifest) else { return }
 
         let jobStart = status.startedAt.flatMap(Timestamp.parse) ?? Timestamp.now()

@@ -40,6 +40,8 @@ public struct SchedulerSettings: Sendable {
     public var commits = GroupCommit()
     /// How long a failed attempt waits before the next one.
     public var retryBackoff = RetryBackoff()
+    /// Told of every status a runner writes (the pages); nil: pages are off.
+    public var pageSignals: PageSignals?
     public init() {}
 }
 
@@ -72,8 +74,8 @@ public actor Scheduler {
     var running: [String: RunningJob] = [:]
     private var runningByOwner: [String: Int] = [:]
     private var runningByQueue: [String: Int] = [:]
-    private var lastStart: [String: UInt64] = [:]
-    private var startCounter: UInt64 = 0
+    /// Each owner's last start: whose turn it is (StartOrder); the heartbeat publishes it.
+    nonisolated let turns: OwnerTurns
     private var seq = 0
     private var accepting = true
     /// Jobs held back by `wait_for` (see WaitFor.swift; WaitForService looks at their paths).
@@ -90,8 +92,9 @@ public actor Scheduler {
     public let notifications = NotificationQueue()
 
     public init(layout: SpoolLayout, store: JobStore, executors: StepExecutors, settings: SchedulerSettings,
-                catalog: WorkflowCatalog?, metrics: Metrics = Metrics(), logger: Logger) {
+                catalog: WorkflowCatalog?, metrics: Metrics = Metrics(), turns: OwnerTurns = OwnerTurns(), logger: Logger) {
         self.metrics = metrics
+        self.turns = turns
         self.layout = layout
         self.store = store
         self.executors = executors
@@ -242,12 +245,13 @@ public actor Scheduler {
         return true
     }
 
-    /// Highest priority first; within it, the owner who started least recently; their oldest job.
+    /// Highest priority first; within it, the owner who started least recently; their oldest
+    /// job (StartOrder, the rule `hopper ls` uses for a pending job's position).
     private func pickNext() -> QueuedJob? {
-        for priority in queue.buckets.keys.sorted(by: >) {
+        let lastStart = turns.lastStart
+        for priority in StartOrder.priorities(queue.buckets.keys) {
             guard let owners = queue.buckets[priority] else { continue }
-            let order = owners.keys.sorted { (lastStart[$0] ?? 0, $0) < (lastStart[$1] ?? 0, $1) }
-            for owner in order {
+            for owner in StartOrder.owners(owners.keys, lastStart: lastStart) {
                 if queue.buckets[priority]?[owner]?.jobs.isEmpty == true { refill(priority, owner) }
                 // Within an owner, FIFO; a job blocked by its queue's cap lets a later one of another queue go.
                 if let job = queue.buckets[priority]?[owner]?.jobs.first(where: eligible) { return job }
@@ -257,8 +261,7 @@ public actor Scheduler {
     }
 
     private func start(_ job: QueuedJob, resuming: Bool) {
-        startCounter += 1
-        lastStart[job.owner] = startCounter
+        turns.started(job.owner)
         runningByOwner[job.owner, default: 0] += 1
         runningByQueue[job.queue, default: 0] += 1
         let initial = initials.removeValue(forKey: job.id)

@@ -151,6 +151,7 @@ extension Scheduler {
         guard JobRunner.apply(&status, logger: logger, { (s: inout JobStatus) throws(TransitionError) in
             try s.failBeforeStart(message, skipDetail: "not run: wait_for timed out", at: now)
         }) else { return }
+        JobRunner.keepProvenance(status, layout: layout, store: store, logger: logger)
         JobRunner.write(layout, status, logger: logger)
         JobRunner.event(layout, id, JobEvent(event: "failed", state: .failed, message: message), durable: true, logger: logger)
         JobRunner.setState(store, id, .failed, logger: logger)

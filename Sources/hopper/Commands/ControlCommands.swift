@@ -248,7 +248,7 @@ struct RequestOptions: ParsableArguments {
 
 /// A job's status.json, or a one-line error saying where the job is (inbox, rejected, unknown).
 func loadJob(_ id: String, _ layout: SpoolLayout) throws -> JobStatus {
-    guard let bytes = try? FileOps.readFile(layout.status(id)) else { throw CLIError(whereabouts(id, layout)) }
+    guard let bytes = try? FileOps.readFile(layout.status(id)) else { throw missingJob(id, layout) }
     do {
         return try JSON.decode(JobStatus.self, from: bytes)
     } catch {

@@ -5,7 +5,9 @@
 // cancelled` are the same; `--owner`, `--queue`, `--since 2h`. The table shows, per job, the
 // time it ran (ELAPSED, squeue's TIME), its progress, and a REASON: for a pending job why it has
 // not started (`waiting for a slot (2/2 running)`, `owner cap …`, `queue cap …`), for a waiting
-// one its `wait_for`, for a failed one the error. `--format id,state,reason` picks the columns,
+// one its `wait_for`, for a failed one the error; for a pending job its POSITION, where it stands
+// in the order the scheduler starts jobs (StartOrder: priority, owners' turns, first queued
+// first; caps aside). `--format id,state,reason` picks the columns,
 // `--noheader` drops the header line. `--json`: one object per job with every key, null where
 // empty. When the default limit (50) cuts the list, a line on stderr says so.
 import ArgumentParser
@@ -97,9 +99,11 @@ extension Hopper {
             var jobs = JobSource(layout: spool.layout).list(filter, limit: fetch)
             let cut = fetch != nil && jobs.count > wanted
             if cut { jobs.removeLast(jobs.count - wanted) }
-            let capacity = jobs.contains { $0.state == .pending } ? Capacity(spool) : nil
+            let pending = jobs.filter { $0.state == .pending && $0.groupStatus == nil }.map(\.record.id)
+            let capacity = pending.isEmpty ? nil : Capacity(spool)
+            let positions = pending.isEmpty ? [:] : QueuePositions.of(pending, layout: spool.layout)
             let rows = jobs.map { job in
-                var row = Row(record: job.record, status: job.status, capacity: capacity)
+                var row = Row(record: job.record, status: job.status, capacity: capacity, position: positions[job.record.id])
                 if let g = job.groupStatus {
                     row.isGroup = true
                     row.reason = Row.groupReason(g)
@@ -143,9 +147,9 @@ extension Hopper {
 extension Hopper.List {
     /// A column of the table (`--format`).
     enum Field: String, CaseIterable {
-        case id, state, queue, owner, priority, workflow, submitted, started, finished, elapsed, progress, step, reason, description
+        case id, state, position, queue, owner, priority, workflow, submitted, started, finished, elapsed, progress, step, reason, description
 
-        static let defaults: [Field] = [.id, .state, .queue, .owner, .submitted, .elapsed, .progress, .workflow, .reason]
+        static let defaults: [Field] = [.id, .state, .position, .queue, .owner, .submitted, .elapsed, .progress, .workflow, .reason]
 
         var header: String { rawValue.uppercased() }
     }
@@ -183,11 +187,14 @@ extension Hopper.List {
             }
             return "group of \(g.children.count) jobs: " + counts.joined(separator: ", ")
         }
+        /// A pending job's place in the scheduler's order (1: next); nil otherwise.
+        var position: Int?
 
-        init(record: JobRecord, status: JobStatus?, capacity: Capacity?) {
+        init(record: JobRecord, status: JobStatus?, capacity: Capacity?, position: Int? = nil) {
             self.record = record
             self.status = status
             self.reason = Self.reason(record, status, capacity)
+            self.position = position
         }
 
         static func reason(_ r: JobRecord, _ s: JobStatus?, _ capacity: Capacity?) -> String? {
@@ -214,6 +221,7 @@ extension Hopper.List {
             switch field {
             case .id: return record.id
             case .state: return (status?.state ?? record.state).rawValue
+            case .position: return position.map { String($0) } ?? "-"
             case .queue: return record.queue
             case .owner: return record.owner
             case .priority: return String(record.priority)
@@ -230,7 +238,7 @@ extension Hopper.List {
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, state, queue, owner, uid, priority, workflow, description
+            case id, state, position, queue, owner, uid, priority, workflow, description
             case submittedAt = "submitted_at", updatedAt = "updated_at", startedAt = "started_at", finishedAt = "finished_at"
             case elapsedSeconds = "elapsed_seconds", progress, currentStep = "current_step", reason, kind, group
         }
@@ -239,6 +247,7 @@ extension Hopper.List {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(record.id, forKey: .id)
             try c.encode(status?.state ?? record.state, forKey: .state)
+            try c.encode(position, forKey: .position)
             try c.encode(record.queue, forKey: .queue)
             try c.encode(record.owner, forKey: .owner)
             try c.encode(record.uid < 0 ? nil : record.uid, forKey: .uid)
@@ -294,6 +303,45 @@ extension Hopper.List {
             }
             if total >= config.maxRunning { return "waiting for a slot (\(total)/\(config.maxRunning) running)" }
             return "next to start"
+        }
+    }
+
+    /// Where pending jobs stand in the scheduler's order (StartOrder, the rule the scheduler
+    /// itself follows): the pending jobs per (priority, owner) from the store, each job's rank
+    /// in its bucket, and the owners' turns from the daemon's heartbeat (`owner_turns`).
+    enum QueuePositions {
+        static func of(_ ids: [String], layout: SpoolLayout) -> [String: Int] {
+            var counts: [Int: [String: Int]] = [:]
+            var ranks: [String: Int] = [:]
+            var priorityOwner: [String: (Int, String)] = [:]
+            // silent: no store here (another host, no daemon yet): the outbox has the same answer.
+            if let store = try? JobStore(readOnlyPath: layout.database),
+               let buckets = try? store.buckets(in: .pending),    // silent: as above
+               let found = try? store.pendingRanks(ids: ids),     // silent: as above
+               let records = try? ids.compactMap({ try store.job(id: $0) }) {   // silent: as above
+                for b in buckets { counts[b.priority, default: [:]][b.owner] = b.count }
+                ranks = found
+                for r in records { priorityOwner[r.id] = (r.priority, r.owner) }
+            } else {
+                let all = JobSource(layout: layout).scanOutbox(Filter(states: [.pending]), limit: nil)
+                var seen: [Int: [String: Int]] = [:]
+                for job in all.reversed() {   // oldest first: the order they were queued
+                    let p = job.record.priority, o = job.record.owner
+                    let rank: Int = seen[p]?[o] ?? 0
+                    ranks[job.record.id] = rank
+                    priorityOwner[job.record.id] = (p, o)
+                    seen[p, default: [:]][o] = rank + 1
+                }
+                counts = seen
+            }
+            var turns: [String: UInt64] = [:]
+            for (i, owner) in (readHeartbeat(layout)?.ownerTurns ?? []).enumerated() { turns[owner] = UInt64(i + 1) }
+            var out: [String: Int] = [:]
+            for id in ids {
+                guard let rank = ranks[id], let (priority, owner) = priorityOwner[id] else { continue }
+                out[id] = StartOrder.position(priority: priority, owner: owner, rank: rank, counts: counts, lastStart: turns)
+            }
+            return out
         }
     }
 

@@ -1,4 +1,5 @@
-// hopper status — one job, from outbox/<id>/status.json; says where a job that is not there is.
+// hopper status — one job, from outbox/<id>/status.json; says where a job that is not there is
+// (exit 66 when no job has the id, 1 when it is still in the inbox, rejected or expired).
 import ArgumentParser
 import HopperCore
 import HopperStore
@@ -18,12 +19,15 @@ extension Hopper {
         @Flag(help: "Print status.json as it is.")
         var json = false
 
+        func validate() throws {
+            if let problem = Names.jobIDProblem(id) { throw ValidationError(problem) }
+        }
+
         func run() async throws {
             let spool = try spoolOptions.resolve()
             let layout = spool.layout
-            guard Names.isValid(id) else { throw CLIError(Names.jobIDProblem(id) ?? "invalid job id") }
             guard let bytes = try? FileOps.readFile(layout.status(id)) else {
-                throw CLIError(whereabouts(id, layout))
+                throw missingJob(id, layout)
             }
             if GroupStatus.isGroup(bytes) {
                 try showGroup(bytes, layout)
@@ -41,13 +45,20 @@ extension Hopper {
             }
             switch decoded {
             case .success(let status):
-                print(render(status))
+                print(render(status, waiting: status.state == .pending ? pendingLine(status, spool) : nil))
                 if status.state == .failed, let tail = failedLogTail(status, layout) { print(tail) }
             case .failure(let error): throw CLIError("\(layout.status(id)) is not a valid status file: \(error)")
             }
         }
 
-        func render(_ s: JobStatus) -> String {
+        /// Why a pending job has not started and where it stands, as `hopper ls` says it.
+        func pendingLine(_ s: JobStatus, _ spool: SpoolOptions.Resolved) -> String {
+            let reason = List.Capacity(spool).reason(owner: s.owner, queue: s.queue)
+            guard let position = List.QueuePositions.of([s.id], layout: spool.layout)[s.id] else { return reason }
+            return "\(reason); position \(position) in the start order (hopper ls --state pending)"
+        }
+
+        func render(_ s: JobStatus, waiting: String? = nil) -> String {
             var lines: [String] = []
             let pct = Int((s.progress * 100).rounded())
             lines.append("\(s.id)  \(s.state.rawValue)\(s.state == .running ? " \(pct)%" : "")")
@@ -56,6 +67,7 @@ extension Hopper {
             if let g = s.group { lines.append("  group        \(g) (hopper status \(g))") }
             lines.append("  owner        \(s.owner)    queue \(s.queue)    priority \(s.priority)    executor \(s.executor.kind.rawValue)\(s.executor.id.map { " \($0)" } ?? "")")
             lines.append("  submitted    \(HumanFormat.localTime(s.submittedAt))")
+            if let waiting { lines.append("  pending      \(waiting)") }
             if let waiting = s.waitingFor, !waiting.isEmpty {
                 lines.append("  waiting for  " + waiting.joined(separator: "\n               "))
             }
@@ -171,6 +183,22 @@ extension Hopper.Status {
     }
 }
 
+/// Where a job that has no outbox folder is, as the error to exit with: still in the inbox,
+/// rejected, or removed by retention (exit 1), or no such job at all (exit 66, `noSuchJobCode`).
+func missingJob(_ id: String, _ layout: SpoolLayout) -> CLIError {
+    let message = whereabouts(id, layout)
+    return CLIError(message, code: message == unknownJob(id, layout) ? noSuchJobCode : 1)
+}
+
+/// The exit status of `status`, `wait`, `logs`, `results` and the control commands for an id
+/// that no job has: 66 (EX_NOINPUT of sysexits.h), apart from 1 (a job that did not complete,
+/// a refusal) and 64 (a usage error).
+let noSuchJobCode: Int32 = 66
+
+func unknownJob(_ id: String, _ layout: SpoolLayout) -> String {
+    "no job \(id) in \(layout.root) (see `hopper ls`)"
+}
+
 /// Where a job that has no outbox folder is: still in the inbox, rejected, or unknown.
 func whereabouts(_ id: String, _ layout: SpoolLayout) -> String {
     var folders = [layout.inbox]
@@ -202,7 +230,7 @@ func whereabouts(_ id: String, _ layout: SpoolLayout) -> String {
        (try? store.outboxExpired(id: id)) == true {
         return "job \(id) ended \(record.state) and retention has removed its outbox entry since (last change \(record.updatedAt))"
     }
-    return "no job \(id) in \(layout.root) (see `hopper ls`)"
+    return unknownJob(id, layout)
 }
 
 extension String {

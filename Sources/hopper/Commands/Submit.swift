@@ -165,7 +165,9 @@ extension Hopper {
             var after: [String] = []
             switch ManifestParser.parse(bytes, fileName: name, catalog: catalog, defaultWorkflow: queueWorkflow) {
             case .failure(let error):
-                Console.err(error.formatted + "\n")
+                // As `hopper validate` says it: the path given (`m/S001.yaml:3:1: …`), not the bare name.
+                let shown = source.isEmpty || source == "-" ? error.file : source
+                Console.err(error.diagnostics.map { $0.formatted(file: shown) }.joined(separator: "\n") + "\n")
                 throw CLIError("\(label) is not a valid manifest" + (files.count > 1 ? "" : "; nothing was submitted"))
             case .success(.control):
                 throw CLIError("\(label) is a control request; use `hopper cancel|retry|rerun|clean`")

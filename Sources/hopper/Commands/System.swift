@@ -27,14 +27,15 @@ extension Hopper {
             if !alive && s.state == "running", let age = s.age() {
                 lines.append("           no heartbeat for \(formatAge(age)) (more than 3 intervals of \(formatSeconds(s.intervalSeconds)) s): the daemon was killed or hangs; check `systemctl status hopper` or its log")
             }
-            lines.append("heartbeat  \(s.heartbeatAt) (every \(formatSeconds(s.intervalSeconds)) s); started \(s.startedAt)")
+            let beat = HumanFormat.localTime(s.heartbeatAt), started = HumanFormat.localTime(s.startedAt)
+            lines.append("heartbeat  \(beat) (every \(formatSeconds(s.intervalSeconds)) s); started \(started)")
             lines.append("spool      \(s.spool)")
             lines.append("state      \(s.stateDirectory)")
             lines.append("config     \(s.config ?? "none (defaults)")")
             lines.append("workflows  \(s.workflows ?? "NONE: manifests naming a workflow are rejected; set `workflows:` in the config")")
             lines.append("snakemake  \(s.snakemake ?? "NOT FOUND: Snakemake steps fail; run scripts/setup-snakemake or set `snakemake:`")")
             if let store = s.store {
-                lines.append("store      " + (store.ok ? "ok" : "FAILING since \(store.since ?? "?"): \(store.error ?? "")"))
+                lines.append("store      " + (store.ok ? "ok" : "FAILING since \(store.since.map { HumanFormat.localTime($0) } ?? "?"): \(store.error ?? "")"))
             }
             for inbox in s.inboxes {
                 lines.append("inbox      \(inbox.path)  \(inbox.mode)\(inbox.queue.map { "  (queue \($0))" } ?? "")")

@@ -59,7 +59,7 @@ extension Hopper {
             for id in jobs {
                 let place = locate(id, layout)
                 switch place {
-                case .unknown, .rejected: throw CLIError(whereabouts(id, layout))
+                case .unknown, .rejected: throw missingJob(id, layout)
                 default: places[id] = place
                 }
             }
