@@ -79,6 +79,41 @@ import Testing
         #expect(!html(JobPage.render(JobPageData(status: done))).contains("http-equiv"))
     }
 
+    @Test func groupPageListsJobsThatNeedALookFirstAndStaysSmall() {
+        let ids = (1...1200).map { "run<42>.S\($0)" }
+        var group = GroupStatus(id: "run<42>", workflow: "readmap", owner: "ana", queue: "seq", priority: 0,
+                                description: Self.hostile, samplesheet: "sheet/Sample Sheet.csv", after: ["demux&1"],
+                                submittedAt: "2026-01-02T03:04:05Z", children: ids)
+        var jobs = ids.map { id in
+            JobSummary(id: id, state: .completed, progress: 1, currentStep: nil, owner: "ana", queue: "seq", workflow: "readmap",
+                       submittedAt: "2026-01-02T03:04:05Z", startedAt: "2026-01-02T03:04:06Z", finishedAt: "2026-01-02T03:05:06Z")
+        }
+        jobs[700].state = .failed
+        jobs[900].state = .running
+        jobs[900].finishedAt = nil
+        group.update(counts: ["completed": 1198, "failed": 1, "running": 1], at: "2026-01-02T03:06:00Z")
+        let page = html(GroupPage.render(GroupPageData(status: group, jobs: jobs, now: Timestamp.parse("2026-01-02T03:07:00Z")!)))
+        #expect(!page.contains("<script"))
+        #expect(page.contains("&lt;script&gt;"))
+        #expect(page.contains("<h1>run&lt;42&gt;</h1>"))
+        #expect(page.contains("http-equiv=\"refresh\""))   // a job still runs
+        #expect(page.contains("s-running\">running</span>"))
+        // The failed job first, then the running one, then completed ones in the sheet's order.
+        let failed = page.range(of: "href=\"../run%3C42%3E.S701/index.html\"")!.lowerBound
+        let running = page.range(of: "href=\"../run%3C42%3E.S901/index.html\"")!.lowerBound
+        let first = page.range(of: "href=\"../run%3C42%3E.S1/index.html\"")!.lowerBound
+        #expect(failed < running && running < first)
+        #expect(page.components(separatedBy: "<tr><td><a href=").count - 1 == GroupPage.shown)
+        #expect(page.contains("700 more jobs not listed here"))
+        #expect(page.contains("href=\"sheet/Sample%20Sheet.csv\""))
+        #expect(page.contains("href=\"../demux%261/index.html\""))
+        #expect(page.utf8.count < 200_000)
+        // A child's page links to its group.
+        var child = job(.running)
+        child.group = "run<42>"
+        #expect(html(JobPage.render(JobPageData(status: child))).contains("href=\"../run%3C42%3E/index.html\""))
+    }
+
     @Test func failedLogShowsOnlyTheLastThirtyLines() {
         let lines = (1...45).map { "line \($0)" }
         let page = html(JobPage.render(JobPageData(status: job(), failedLogTail: lines)))

@@ -80,6 +80,17 @@ extension Integration {
             #expect(children.stdout == "run42.S3 completed\nrun42.S2 completed\nrun42.S1 completed\n", "\(children.stdout)")
             let events = try String(contentsOfFile: spool.layout.events("run42"), encoding: .utf8)
             #expect(events.contains("\"event\":\"accepted\"") && events.contains("\"event\":\"completed\""), "\(events)")
+            // The group's page lists its jobs, each linked to its own page, which links back.
+            let page = spool.layout.job("run42") + "/index.html"
+            let ended = eventually(timeout: 20) {
+                (try? String(contentsOfFile: page, encoding: .utf8))?.contains("s-completed\">completed</span>") ?? false
+            }
+            #expect(ended, "no group page saying completed")
+            let html = (try? String(contentsOfFile: page, encoding: .utf8)) ?? ""
+            for s in ["S1", "S2", "S3"] { #expect(html.contains("href=\"../run42.\(s)/index.html\""), "\(html)") }
+            #expect(html.contains("href=\"sheet/samples.csv\""))
+            let childPage = (try? String(contentsOfFile: spool.layout.job("run42.S1") + "/index.html", encoding: .utf8)) ?? ""
+            #expect(childPage.contains("href=\"../run42/index.html\""))
         }
 
         @Test func aBadRowRejectsTheGroupWholeNamingTheSheetsLine() throws {

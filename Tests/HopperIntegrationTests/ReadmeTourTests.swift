@@ -78,8 +78,8 @@ extension Integration {
                 settle() {       # what a person waits for before the next command
                   for _ in $(seq 600); do
                     # the daemon, once started, is up; and has answered every manifest in the inbox
-                    if { [ ! -f daemon.pid ] || [ -f spool/system/status.json ]; } &&
-                       ! ls spool/inbox/ 2>/dev/null | grep -qiE '\\.ya?ml$'; then return 0; fi
+                    if { [ ! -f \(base)/daemon.pid ] || [ -f \(base)/spool/system/status.json ]; } &&
+                       ! ls \(base)/spool/inbox/ 2>/dev/null | grep -qiE '\\.ya?ml$'; then return 0; fi
                     sleep 0.1
                   done
                 }
@@ -87,14 +87,15 @@ extension Integration {
                 """
             for (i, line) in lines.enumerated() {
                 script += "[ \(i) -gt 0 ] && settle\n"
-                script += "{ \(line)\n} > out.\(i) 2> err.\(i) < /dev/null\n"
-                script += "echo $? > rc.\(i); date +%s.%N > time.\(i)\n"
-                if line.hasPrefix("hopper daemon &") { script += "echo $! > daemon.pid\n" }
+                // Absolute names: a line may change the directory (`cd spool`), as a person does.
+                script += "{ \(line)\n} > \(base)/out.\(i) 2> \(base)/err.\(i) < /dev/null\n"
+                script += "echo $? > \(base)/rc.\(i); date +%s.%N > \(base)/time.\(i)\n"
+                if line.hasPrefix("hopper daemon &") { script += "echo $! > \(base)/daemon.pid\n" }
             }
             // The daemon the tour started, stopped as a person would (SIGTERM).
             script += """
-                if [ -f daemon.pid ]; then
-                  pid=$(cat daemon.pid); kill "$pid"
+                if [ -f \(base)/daemon.pid ]; then
+                  pid=$(cat \(base)/daemon.pid); kill "$pid"
                   for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
                 fi
 

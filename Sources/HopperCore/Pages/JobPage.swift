@@ -39,7 +39,9 @@ public enum JobPage {
         var w = HTMLWriter()
         PageKit.head(&w, title: s.id + " — " + s.state.rawValue, active: !s.state.isTerminal)
         w.raw("<nav><a href=\"../../index.html\">spool</a><a href=\"manifest.yaml\">manifest.yaml</a>")
-        w.raw("<a href=\"status.json\">status.json</a><a href=\"events.jsonl\">events.jsonl</a></nav>\n")
+        w.raw("<a href=\"status.json\">status.json</a><a href=\"events.jsonl\">events.jsonl</a>")
+        if let group = s.group { w.link(PlainText.href(["..", group, "index.html"]), "group " + group) }
+        w.raw("</nav>\n")
         w.element("<h1>", s.id, "</h1>\n")
         if let d = s.description { w.element("<p>", d, "</p>\n") }
         header(&w, data)

@@ -106,6 +106,9 @@ struct PagesKeeper: Sendable {
     var spoolKeys: [String: Int] = [:]
     var files = PageFile()
     var failing: Set<String> = []
+    /// Groups whose children changed at or after this time get their page written (""
+    /// at start: every group once).
+    var groupsSince = ""
 
     static let firstEvery = 2.0
     static let furtherEvery = 30.0
@@ -135,6 +138,7 @@ struct PagesKeeper: Sendable {
         lookAtSystem(final: final)
         countBacklog()
         listRejected()
+        writeGroupPages(now: now)
         if rejectedDirty {
             rejectedDirty = false
             writeRejectedPage(now: now)
@@ -191,6 +195,29 @@ struct PagesKeeper: Sendable {
         if written && status.state.isTerminal && !FileOps.exists(folder.cratePreview) {
             _ = symlink(SpoolLayout.pageName, folder.cratePreview)   // EEXIST: already there
         }
+    }
+
+    // MARK: - Group pages
+
+    /// The pages of the groups whose jobs changed since the last look (every 2 s at most).
+    mutating func writeGroupPages(now: Double) {
+        guard let changed = store.logged("pages groups", logger: logger, { try $0.groupsChanged(since: groupsSince) }) else { return }
+        // Two seconds back: a change stored in the same second as the look is seen again.
+        let next = Timestamp.rfc3339(now - 2)
+        for id in changed {
+            let folder = layout.folder(id)
+            // silent: a group whose status is being replaced or is gone is written at its next change.
+            guard let bytes = try? FileOps.readFile(folder.status, limit: 64 << 20),
+                  var status = try? JSON.decode(GroupStatus.self, from: bytes) else { continue }
+            guard let records = store.logged("pages group jobs", logger: logger, { try $0.children(of: id) }) else { return }
+            var counts: [String: Int] = [:]
+            for r in records { counts[r.state.rawValue, default: 0] += 1 }
+            // The latest change of a job is the group's: when it ended, if it did.
+            status.update(counts: counts, at: records.map(\.updatedAt).max() ?? status.updatedAt)
+            let data = GroupPageData(status: status, jobs: records.map(summary), now: now)
+            _ = write(folder.page, GroupPage.render(data), like: folder.status, remember: false)
+        }
+        groupsSince = next
     }
 
     // MARK: - What the spool page shows
