@@ -34,3 +34,13 @@ int hopper_thread_become(uid_t uid, gid_t gid, size_t ngroups, const gid_t *grou
     }
     return 0;
 }
+
+#include <malloc.h>
+
+void hopper_malloc_arenas(int n) {
+    mallopt(M_ARENA_MAX, n);
+}
+
+void hopper_malloc_trim(void) {
+    malloc_trim(0);
+}

@@ -51,7 +51,7 @@ struct MemoryBench: ParsableCommand {
     }
 
     func run() throws {
-        print("hopper \(HopperVersion.current) memory benchmark, spool in \(dir)")
+        say("hopper \(HopperVersion.current) memory benchmark, spool in \(dir)")
         if backlog > 0 {
             let spool = try BenchSpool(in: dir, config: "max_running: 1\nmin_free_space: 0\n" + config.map { $0 + "\n" }.joined())
             defer { spool.stop(); spool.remove() }
@@ -63,7 +63,7 @@ struct MemoryBench: ParsableCommand {
             while count(spool.layout.outbox) < backlog + 2 { usleep(200_000) }   // + hold + .staging
             let accepted = now() - t0
             let m = Self.memory(pid)
-            print(String(format: "backlog: %d manifests dropped at once, all accepted and pending after %.1f s; daemon RSS idle %.1f MiB, now %.1f MiB, peak %.1f MiB",
+            say(String(format: "backlog: %d manifests dropped at once, all accepted and pending after %.1f s; daemon RSS idle %.1f MiB, now %.1f MiB, peak %.1f MiB",
                          backlog, accepted, idle.rss, m.rss, m.peak))
             pageSizes(spool, jobs: backlog + 1)
             spool.stop()
@@ -86,7 +86,7 @@ struct MemoryBench: ParsableCommand {
                 while !isDone(spool, last) { usleep(100_000) }
                 done += n
                 let m = Self.memory(pid)
-                print(String(format: "after %d jobs (%.0f s): daemon RSS %.1f MiB, peak %.1f MiB", done, now() - t0, m.rss, m.peak))
+                say(String(format: "after %d jobs (%.0f s): daemon RSS %.1f MiB, peak %.1f MiB", done, now() - t0, m.rss, m.peak))
             }
         }
     }
@@ -99,7 +99,7 @@ struct MemoryBench: ParsableCommand {
         let t0 = now()
         while !FileOps.exists(last) && now() - t0 < 90 { usleep(500_000) }
         guard FileOps.exists(last) else {
-            print("pages: \(SpoolPage.fileName(state: nil, page: pages)) not written within 90 s (pages off?)")
+            say("pages: \(SpoolPage.fileName(state: nil, page: pages)) not written within 90 s (pages off?)")
             return
         }
         // silent: a page being replaced is skipped; the figures are what could be read.
@@ -113,7 +113,7 @@ struct MemoryBench: ParsableCommand {
             if name == "index.html" { first = bytes }
             if bytes > largest.bytes { largest = (name, bytes) }
         }
-        print(String(format: "pages with %d jobs: %d spool pages; index.html %.0f KiB, largest %@ %.0f KiB (%.0f s after all were accepted)",
+        say(String(format: "pages with %d jobs: %d spool pages; index.html %.0f KiB, largest %@ %.0f KiB (%.0f s after all were accepted)",
                      jobs, names.count, Double(first) / 1024, largest.name, Double(largest.bytes) / 1024, now() - t0))
     }
 
@@ -122,4 +122,10 @@ struct MemoryBench: ParsableCommand {
         let head = String(decoding: bytes, as: UTF8.self)
         return head.contains("\"state\": \"completed\"") || head.contains("\"state\": \"failed\"")
     }
+}
+
+/// A line on standard output at once (write(2)), also into a file: the run takes hours, and
+/// print's buffer would hold every figure until the end.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

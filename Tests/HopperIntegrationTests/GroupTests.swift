@@ -89,6 +89,9 @@ extension Integration {
             let html = (try? String(contentsOfFile: page, encoding: .utf8)) ?? ""
             for s in ["S1", "S2", "S3"] { #expect(html.contains("href=\"../run42.\(s)/index.html\""), "\(html)") }
             #expect(html.contains("href=\"sheet/samples.csv\""))
+            #expect(PagesTests().brokenLinks(page, html).isEmpty, "\(html)")
+            let dom = try PagesTests().chromiumDOM(page)
+            #expect(dom.contains("s-completed\">completed</span>") && dom.contains("run42.S3</a>"), "\(dom)")
             let childPage = (try? String(contentsOfFile: spool.layout.job("run42.S1") + "/index.html", encoding: .utf8)) ?? ""
             #expect(childPage.contains("href=\"../run42/index.html\""))
         }

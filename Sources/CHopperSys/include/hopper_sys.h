@@ -22,4 +22,10 @@ int hopper_start_writeback(int fd);
 /// could not be verified. Meant for a thread that exits afterwards.
 int hopper_thread_become(uid_t uid, gid_t gid, size_t ngroups, const gid_t *groups);
 
+/// glibc's malloc: at most `n` arenas (mallopt M_ARENA_MAX). Its default, 8 per core, lets
+/// each thread that meets contention take an arena of its own, each keeping its freed memory.
+void hopper_malloc_arenas(int n);
+/// malloc_trim(0): gives the free pages of every arena back to the kernel.
+void hopper_malloc_trim(void);
+
 #endif

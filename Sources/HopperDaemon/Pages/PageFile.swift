@@ -17,10 +17,13 @@ struct PageFile {
     /// so that memory does not grow with the number of jobs). Returns whether it wrote.
     @discardableResult
     mutating func write(_ path: String, _ bytes: [UInt8], like: String? = nil, remember: Bool = true) throws(SystemError) -> Bool {
-        var hasher = Hasher()
-        hasher.combine(bytes)
-        let digest = hasher.finalize()
-        if remember, written[path] == digest { return false }
+        var digest = 0
+        if remember {
+            var hasher = Hasher()
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }   // all at once, not byte by byte
+            digest = hasher.finalize()
+            if written[path] == digest { return false }
+        }
         var mode: mode_t = 0o644
         var owner: (uid_t, gid_t)?
         if let like, let st = try FileOps.lstat(like) {

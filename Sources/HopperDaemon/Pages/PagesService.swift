@@ -32,6 +32,9 @@ import Glibc
 
 public final class PagesService: Service {
     let keeper: Mutex<PagesKeeper>
+    /// Where the pages are made: a thread at a lower priority, so that pages never take CPU
+    /// the jobs need (the throughput A/B in docs/benchmarks.md).
+    let thread = BackgroundThread(name: "hopper-pages")
 
     /// `ownersOnly`: run_as: owner, where a job's folder may be its owner's alone;
     /// `detailsPublic`: its folders are readable by every user all the same (job_mode).
@@ -50,12 +53,13 @@ public final class PagesService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
         }
         await tick(final: true)
+        thread.finish()
     }
 
     /// One round, off the concurrency pool. `final`: the daemon is stopping, and the spool
     /// page says so.
     func tick(final: Bool) async {
-        await BlockingIO.run { [self] in
+        await thread.run { [self] in
             keeper.withLock { $0.tick(now: Timestamp.now(), final: final) }
         }
     }
@@ -206,9 +210,10 @@ struct PagesKeeper: Sendable {
         let next = Timestamp.rfc3339(now - 2)
         for id in changed {
             let folder = layout.folder(id)
-            // silent: a group whose status is being replaced or is gone is written at its next change.
-            guard let bytes = try? FileOps.readFile(folder.status, limit: 64 << 20),
-                  var status = try? JSON.decode(GroupStatus.self, from: bytes) else { continue }
+            // silent: a group whose status is gone (clean, retention) is written at its next change.
+            guard let bytes = try? FileOps.readFile(folder.status, limit: 64 << 20) else { continue }
+            // silent: its status is replaced by renames, so one that does not decode is not a group's.
+            guard var status = try? JSON.decode(GroupStatus.self, from: bytes) else { continue }
             guard let records = store.logged("pages group jobs", logger: logger, { try $0.children(of: id) }) else { return }
             var counts: [String: Int] = [:]
             for r in records { counts[r.state.rawValue, default: 0] += 1 }
