@@ -49,25 +49,6 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     }
 }
 
-/// A group (a manifest with `foreach:`): its children are jobs whose `grp` is its id.
-public struct GroupRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "job_group"
-    public var id: String
-    public var owner: String
-    public var uid: Int64
-    public var queue: String
-    public var submittedAt: String
-    public var size: Int
-
-    public init(id: String, owner: String, uid: Int64, queue: String, submittedAt: String, size: Int) {
-        self.id = id; self.owner = owner; self.uid = uid; self.queue = queue; self.submittedAt = submittedAt; self.size = size
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, owner, uid, queue, size, submittedAt = "submitted_at"
-    }
-}
-
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
@@ -92,7 +73,7 @@ public final class JobStore: Sendable {
         observers.withLock { $0.append(observer) }
     }
 
-    private func changed(_ ids: [String]) {
+    func changed(_ ids: [String]) {
         let list = observers.withLock { $0 }
         for observer in list { observer(ids) }
     }
@@ -106,7 +87,7 @@ public final class JobStore: Sendable {
         try write { db in try db.execute(sql: "INSERT OR REPLACE INTO probe(id, at) VALUES (1, ?)", arguments: [Timestamp.rfc3339()]) }
     }
 
-    private func write<T>(_ updates: (Database) throws -> T) throws -> T {
+    func write<T>(_ updates: (Database) throws -> T) throws -> T {
         do {
             let result = try writer.write(updates)
             health.withLock { $0 = nil }
@@ -117,7 +98,7 @@ public final class JobStore: Sendable {
         }
     }
 
-    private func read<T>(_ value: (Database) throws -> T) throws -> T {
+    func read<T>(_ value: (Database) throws -> T) throws -> T {
         do { return try reader.read(value) } catch {
             note(error)
             throw error
@@ -222,86 +203,6 @@ public final class JobStore: Sendable {
             }
         }
         return m
-    }
-
-    /// Inserts a group and its children in one transaction (so a group is in the store with
-    /// all its children or not at all).
-    public func insertGroup(_ group: GroupRecord, children: [JobRecord], plans: [String: String]) throws {
-        try write { db in
-            // One prepared statement for every child (10,000 rows in well under a second).
-            let insert = try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO job (id, state, queue, owner, uid, priority, workflow, description, submitted_at, updated_at, grp, plan)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for r in children {
-                let values: [(any DatabaseValueConvertible)?] = [r.id, r.state.rawValue, r.queue, r.owner, r.uid, r.priority, r.workflow,
-                                                                 r.description, r.submittedAt, r.updatedAt, r.group, plans[r.id]]
-                try insert.execute(arguments: StatementArguments(values))
-            }
-            try group.upsert(db)
-        }
-    }
-
-    /// Groups newest first, of `owner`, in `queue`, submitted at or after `since`.
-    public func groups(owner: String? = nil, queue: String? = nil, since: String? = nil, limit: Int? = nil) throws -> [GroupRecord] {
-        try read { db in
-            var q = GroupRecord.all()
-            if let owner { q = q.filter(Column("owner") == owner) }
-            if let queue { q = q.filter(Column("queue") == queue) }
-            if let since { q = q.filter(Column("submitted_at") >= since) }
-            q = q.order(Column("submitted_at").desc, Column("id").desc)
-            if let limit { q = q.limit(limit) }
-            return try q.fetchAll(db)
-        }
-    }
-
-    public func group(id: String) throws -> GroupRecord? {
-        try read { db in try GroupRecord.fetchOne(db, key: id) }
-    }
-
-    public func allGroupIDs() throws -> Set<String> {
-        try read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job_group")) }
-    }
-
-    /// The ids among `ids` that are groups.
-    public func existingGroups(_ ids: [String]) throws -> Set<String> {
-        guard !ids.isEmpty else { return [] }
-        return try read { db in
-            var found = Set<String>()
-            for start in stride(from: 0, to: ids.count, by: 10_000) {
-                let slice = Array(ids[start..<min(start + 10_000, ids.count)])
-                found.formUnion(try String.fetchAll(db, GroupRecord.select(Column("id")).filter(slice.contains(Column("id")))))
-            }
-            return found
-        }
-    }
-
-    /// A group's children, in the order they were accepted.
-    public func children(of group: String) throws -> [JobRecord] {
-        try read { db in try JobRecord.filter(Column("grp") == group).order(Column("seq")).fetchAll(db) }
-    }
-
-    /// The children of each of `groups`, counted by state.
-    public func groupCounts(_ groups: [String]) throws -> [String: [String: Int]] {
-        guard !groups.isEmpty else { return [:] }
-        return try read { db in
-            var out: [String: [String: Int]] = [:]
-            let marks = groups.map { _ in "?" }.joined(separator: ", ")
-            let sql = "SELECT grp, state, COUNT(*) AS n FROM job WHERE grp IN (\(marks)) GROUP BY grp, state"
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(groups)) {
-                let g: String = row["grp"]
-                let st: String = row["state"]
-                out[g, default: [:]][st] = row["n"]
-            }
-            return out
-        }
-    }
-
-    /// Groups with a child changed at or after `since` (RFC 3339).
-    public func groupsChanged(since: String) throws -> [String] {
-        try read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT grp FROM job WHERE grp IS NOT NULL AND updated_at >= ?", arguments: [since])
-        }
     }
 
     /// Each of `ids` that is a job, with its state and owner's uid.
@@ -474,92 +375,4 @@ public final class JobStore: Sendable {
         changed(ids)
     }
 
-    /// The columns of a job the pages list (not its plan).
-    static let listed = "id, state, queue, owner, uid, priority, workflow, description, submitted_at, updated_at, started_at, grp"
-
-    /// Jobs newest first (in `state`, or all), `limit` of them after the first `offset`: a page
-    /// of the spool page's list.
-    public func page(state: JobState?, offset: Int, limit: Int) throws -> [JobRecord] {
-        try read { db in
-            var sql = "SELECT \(Self.listed) FROM job"
-            var args: [any DatabaseValueConvertible] = []
-            if let state {
-                sql += " WHERE state = ?"
-                args.append(state.rawValue)
-            }
-            sql += " ORDER BY submitted_at DESC, seq DESC LIMIT ? OFFSET ?"
-            args.append(limit)
-            args.append(offset)
-            return try JobRecord.fetchAll(db, sql: sql, arguments: StatementArguments(args))
-        }
-    }
-
-    /// Ids in the order they were stored, `limit` of them after `seq` (0: from the first), with
-    /// the seq to continue from: a walk over every job that holds one batch at a time.
-    public func ids(after seq: Int64, limit: Int) throws -> (ids: [String], next: Int64) {
-        try read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT seq, id FROM job WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
-            var next = seq
-            var ids: [String] = []
-            for row in rows {
-                next = row["seq"]
-                ids.append(row["id"])
-            }
-            return (ids, next)
-        }
-    }
-
-    public func job(id: String) throws -> JobRecord? {
-        try read { db in try JobRecord.filter(Column("id") == id).fetchOne(db) }
-    }
-
-    /// Jobs newest first, optionally filtered by state and owner.
-    public func list(state: JobState? = nil, owner: String? = nil, limit: Int? = nil) throws -> [JobRecord] {
-        try list(states: state.map { [$0] } ?? [], owner: owner, limit: limit)
-    }
-
-    /// Jobs newest first: in any of `states` (all when empty), of `owner`, in `queue`,
-    /// submitted at or after `since` (RFC 3339).
-    public func list(states: [JobState], owner: String? = nil, queue: String? = nil, since: String? = nil,
-                     limit: Int? = nil, group: String? = nil, topLevel: Bool = false) throws -> [JobRecord] {
-        try read { db in
-            var q = JobRecord.all()
-            if let group { q = q.filter(Column("grp") == group) }
-            if topLevel { q = q.filter(Column("grp") == nil) }
-            if !states.isEmpty { q = q.filter(states.map(\.rawValue).contains(Column("state"))) }
-            if let owner { q = q.filter(Column("owner") == owner) }
-            if let queue { q = q.filter(Column("queue") == queue) }
-            if let since { q = q.filter(Column("submitted_at") >= since) }
-            q = q.order(Column("submitted_at").desc, Column("seq").desc)
-            if let limit { q = q.limit(limit) }
-            return try q.fetchAll(db)
-        }
-    }
-
-    /// Jobs in any of `states`, counted by (owner, queue): what `hopper ls` weighs against the
-    /// caps to say why a pending job waits.
-    public func counts(states: [JobState]) throws -> [(owner: String, queue: String, count: Int)] {
-        try read { db in
-            let marks = states.map { _ in "?" }.joined(separator: ", ")
-            let sql = "SELECT owner, queue, COUNT(*) AS n FROM job WHERE state IN (\(marks)) GROUP BY owner, queue"
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(states.map(\.rawValue))).map {
-                (owner: $0["owner"], queue: $0["queue"], count: $0["n"])
-            }
-        }
-    }
-
-    /// Number of jobs in each state.
-    public func countsByState() throws -> [String: Int] {
-        try read { db in
-            var out: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM job GROUP BY state") {
-                out[row["state"]] = row["n"]
-            }
-            return out
-        }
-    }
-
-    public func count() throws -> Int {
-        try read { db in try JobRecord.fetchCount(db) }
-    }
 }
