@@ -5,8 +5,10 @@
 // group of its own inside that session. The supervisor alone ends a step: cancelling the task
 // that runs (or adopted) an attempt sends SIGTERM to the supervisor's pid, and the supervisor
 // sends SIGTERM to the step's group, waits `grace`, sends SIGKILL to the group, and writes its
-// `cancelled` exit record. The daemon sends SIGKILL only as a backstop, `grace + backstopMargin`
-// later, to a supervisor still running then and its whole session (see SupervisorControl).
+// `cancelled` exit record. The daemon sends SIGKILL only as a backstop: `grace + backstopMargin`
+// later to the step's processes of a supervisor still running then (so a slow one still records
+// the end), and another `backstopMargin` later to a supervisor still running (wedged) and its
+// whole session (see SupervisorControl).
 // swift-subprocess never sees the cancel (the spawn runs in a task of its own), so its teardown
 // does not race the supervisor.
 //
@@ -166,7 +168,7 @@ public final class LocalExecutor: Sendable {
         let spawned: Spawned = await withTaskCancellationHandler {
             await spawn.value
         } onCancel: {
-            control.cancel(backstopAfter: backstopAfter)
+            control.cancel(backstopAfter: backstopAfter, margin: backstopMargin)
         }
         var status: TerminationStatus?
         switch spawned {
@@ -221,6 +223,7 @@ public final class LocalExecutor: Sendable {
     /// else's process: a process not running as `owner` is never signalled.
     public func adopt(recordPath: String, grace: Double, owner: uid_t? = nil) async -> StepOutcome {
         var backstopAt: Double?
+        var stepKilled = false
         var killedAt: Double?
         while true {
             switch Self.inspect(recordPath: recordPath) {
@@ -242,9 +245,12 @@ public final class LocalExecutor: Sendable {
                     } else if let at = killedAt {
                         // Killed, yet its pid still answers (a zombie no one reaps): done waiting.
                         if now > at + 2 { return Self.outcome(recordPath: recordPath, cancelled: true, status: nil) }
-                    } else if let at = backstopAt, now >= at {
-                        Self.killSession(pid)
+                    } else if let at = backstopAt, now >= at + backstopMargin {
+                        Self.killSession(pid)   // the second stage: a wedged supervisor
                         killedAt = now
+                    } else if let at = backstopAt, now >= at, !stepKilled {
+                        Self.killStep(ofSupervisor: pid)   // the first: the step, so that the supervisor records its end
+                        stepKilled = true
                     }
                 }
                 await Self.pause(backstopAt == nil ? 0.1 : 0.02)

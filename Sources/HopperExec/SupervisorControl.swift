@@ -3,8 +3,11 @@
 // One owner for ending a step: hopper-supervise. To cancel, the daemon sends SIGTERM to the
 // supervisor's pid alone; the supervisor sends SIGTERM to the step's process group, waits its
 // --grace, sends SIGKILL to the group, and writes its `cancelled` exit record before it exits.
-// The daemon's SIGKILL is a backstop only: `grace + backstopMargin` after asking, a supervisor
-// still running (wedged) is killed with everything else in its session.
+// The daemon's SIGKILL is a backstop only, in two stages. `grace + backstopMargin` after asking,
+// with the supervisor still running, the step's processes are killed (every member of the
+// supervisor's session but the supervisor): a supervisor that is merely slow — a loaded
+// machine — then reaps its step and writes the `cancelled` record as it would have. Another
+// `backstopMargin` later a supervisor still running is wedged, and is killed too.
 import HopperCore
 import Synchronization
 #if canImport(Glibc)
@@ -43,8 +46,9 @@ final class SupervisorControl: Sendable {
     }
 
     /// Asks the supervisor to end the step (now, or as soon as it has started) and arms the
-    /// backstop `backstopAfter` seconds later.
-    func cancel(backstopAfter: Double) {
+    /// backstop: the step's processes `backstopAfter` seconds later, the supervisor `margin`
+    /// after that.
+    func cancel(backstopAfter: Double, margin: Double) {
         let armed: Bool = state.withLock { s in
             if s.finished || s.cancelRequested { return false }
             s.cancelRequested = true
@@ -56,22 +60,44 @@ final class SupervisorControl: Sendable {
         }
         guard armed else { return }
         let ms = Int64(max(0, backstopAfter) * 1000)
+        let again = Int64(max(0, margin) * 1000)
         Task.detached { [self] in
+            // silent: a detached task is never cancelled; the sleeps run out.
             try? await Task.sleep(for: .milliseconds(ms))
-            self.backstop()
+            guard self.backstop(supervisorToo: false) else { return }
+            // silent: as above.
+            try? await Task.sleep(for: .milliseconds(again))
+            _ = self.backstop(supervisorToo: true)
         }
     }
 
-    /// SIGKILL to a supervisor that has not ended by now, and to everything in its session.
-    func backstop() {
+    /// SIGKILL to the step's processes of a supervisor that has not ended by now (and, with
+    /// `supervisorToo`, to it as well). False when it had ended.
+    func backstop(supervisorToo: Bool) -> Bool {
         state.withLock { s in
-            guard !s.finished, s.pid > 0 else { return }
-            LocalExecutor.killSession(s.pid)
+            guard !s.finished, s.pid > 0 else { return false }
+            if supervisorToo {
+                LocalExecutor.killSession(s.pid)
+            } else {
+                LocalExecutor.killStep(ofSupervisor: s.pid)
+            }
+            return true
         }
     }
 }
 
 extension LocalExecutor {
+    /// SIGKILL to every process of the supervisor `sid`'s session but the supervisor: its step's
+    /// group and whatever that started, a few rounds until none is left. The backstop's first
+    /// stage: a supervisor that still answers records the end.
+    static func killStep(ofSupervisor sid: Int32) {
+        for _ in 0..<5 {
+            let members: [Int32] = sessionMembers(sid).filter { $0 != sid }
+            if members.isEmpty { return }
+            for pid in members { kill(pid, SIGKILL) }
+        }
+    }
+
     /// SIGKILL to the supervisor `sid` (a session leader), its process group, and every process
     /// of its session (its step's group and whatever that started), a few rounds until none is
     /// left. The backstop for a wedged supervisor; never on the normal path.
