@@ -18,11 +18,19 @@ import Glibc
 #endif
 
 extension Scheduler {
-    /// Renames aside what has expired; returns the paths to delete.
-    func expire(_ what: JobStore.Expiry, olderThan limit: DurationValue, now: Double) -> [String] {
+    /// Jobs looked at in one batch.
+    static let expiryBatch = 1000
+
+    /// Renames aside what has expired, one batch of jobs; returns the paths to delete, and
+    /// whether the batch was full (more may be due).
+    func expire(_ what: JobStore.Expiry, olderThan limit: DurationValue, now: Double) -> (doomed: [String], full: Bool) {
         let cutoff = Timestamp.rfc3339(now - limit.seconds)
-        guard let ids = store.logged("expiryCandidates", logger: logger, { try $0.expiryCandidates(what, before: cutoff) }) else { return [] }
+        let batch = Self.expiryBatch
+        guard let ids = store.logged("expiryCandidates", logger: logger, { try $0.expiryCandidates(what, before: cutoff, limit: batch) }) else {
+            return ([], false)
+        }
         var doomed: [String] = []
+        var marked = 0
         for id in ids where running[id] == nil && !queue.contains(id) && waitList[id] == nil {
             let path = what == .workspace ? layout.workspace(id) : layout.job(id)
             let noun = what == .workspace ? "workspace" : "outbox entry"
@@ -40,10 +48,11 @@ extension Scheduler {
                     continue
                 }
             }
-            _ = store.logged("markExpired", job: id, logger: logger) { try $0.markExpired(id: id, what) }
+            if store.logged("markExpired", job: id, logger: logger, { try $0.markExpired(id: id, what) }) != nil { marked += 1 }
             logger.info("job.expired", metadata: ["job.id": "\(id)", "retention.what": "\(noun)", "retention.after": "\(limit.text)"])
         }
-        return doomed
+        // Full and moving: a store that takes no marks would hand out the same batch forever.
+        return (doomed, ids.count >= batch && marked > 0)
     }
 }
 
@@ -73,13 +82,27 @@ public final class RetentionService: Service {
         }
     }
 
-    /// One look for expired jobs (also called by tests through the service's loop).
+    /// One look for expired jobs (also called by tests through the service's loop): batch
+    /// after batch until none is full, so that retention keeps up with any rate of jobs (one
+    /// batch per interval had removed at most 1,000 jobs an hour with the default interval).
     func pass() async {
-        let now = Timestamp.now()
-        var doomed: [String] = []
-        if let limit = retention.workspaces { doomed += await scheduler.expire(.workspace, olderThan: limit, now: now) }
-        if let limit = retention.outbox { doomed += await scheduler.expire(.outbox, olderThan: limit, now: now) }
-        await remove(doomed)
+        var more = true
+        while more && !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let now = Timestamp.now()
+            var doomed: [String] = []
+            more = false
+            if let limit = retention.workspaces {
+                let r = await scheduler.expire(.workspace, olderThan: limit, now: now)
+                doomed += r.doomed
+                more = more || r.full
+            }
+            if let limit = retention.outbox {
+                let r = await scheduler.expire(.outbox, olderThan: limit, now: now)
+                doomed += r.doomed
+                more = more || r.full
+            }
+            await remove(doomed)
+        }
     }
 
     func remove(_ paths: [String]) async {

@@ -247,6 +247,28 @@ extension Integration {
         }
     }
 
+    @Suite struct RetentionKeepsUp {
+        /// More jobs due than one batch (1,000): one pass removes them all, not a batch an
+        /// interval (an hour by default).
+        @Test func onePassRemovesEveryDueJobHoweverMany() throws {
+            let spool = try TestSpool(config: "max_running: 8")
+            try spool.startDaemon()
+            let rows = (1...2100).map { "r\($0)" }.joined(separator: "\n")
+            try spool.write("data/rows.csv", "key\n" + rows + "\n")
+            try spool.drop("many.yaml", "foreach: {samplesheet: data/rows.csv}\nsteps: [{name: a, run: \"true\"}]\n")
+            let group = try spool.waitForGroup("many", timeout: 300)
+            #expect(group.counts["completed"] == 2100)
+            #expect(spool.stopDaemon() == 0)
+            var config = try String(contentsOfFile: spool.configPath, encoding: .utf8)
+            config += "\nretention: {workspaces: 1s, outbox: never, interval: 1h}\n"
+            try config.write(toFile: spool.configPath, atomically: true, encoding: .utf8)
+            try spool.startDaemon()
+            let left = { ((try? FileOps.listDirectory(spool.layout.workspaces)) ?? []).filter { $0.hasPrefix("many.") }.count }
+            #expect(eventually(timeout: 120) { left() == 0 }, "\(left()) workspaces left after the first pass")
+            #expect(FileOps.exists(spool.layout.status("many.r2100")))   // the outbox is kept
+        }
+    }
+
     @Suite struct DiskGuard {
         @Test func intakePausesBelowTheThresholdAndResumesWhenSpaceReturns() throws {
             let spool = try TestSpool(config: "min_free_space: 6M")

@@ -37,7 +37,7 @@ extension HopperConfig {
         ConfigKey(name: "max_steps", type: "integer ≥ 1", defaultText: "`100`", meaning: "a job with more steps (inline or through its workflow) is rejected (`too many steps`)"),
         ConfigKey(name: "max_group_size", type: "integer ≥ 1", defaultText: "`10000`", meaning: "a group (`foreach:`) with more rows is rejected whole"),
         ConfigKey(name: "max_result_size", type: "size > 0", defaultText: "— (no cap)", meaning: "bytes one step may publish; over it the job fails naming the cap"),
-        ConfigKey(name: "kill_grace", type: "duration ≥ 0", defaultText: "`10s`", meaning: "SIGTERM → SIGKILL on cancel and timeouts (the supervisor's; the daemon's own SIGKILL backstop follows 2 s later)"),
+        ConfigKey(name: "kill_grace", type: "duration ≥ 0", defaultText: "`10s`", meaning: "SIGTERM → SIGKILL on cancel and timeouts (the supervisor's; the daemon's own SIGKILL backstop follows 2 s later, to the step, and 2 s after that to a wedged supervisor)"),
         ConfigKey(name: "lease_timeout", type: "duration > 0", defaultText: "`60s`", meaning: "the spool lease (`system/daemon.lease`) of a daemon on another host, not renewed this long, is taken over by a daemon starting on the spool (see [One spool, one daemon](operations.md#one-spool-one-daemon))"),
         ConfigKey(name: "submit_id", type: "stem or auto", defaultText: "`stem`", meaning: "the job id `hopper submit` gives without `--id`: the file's stem (a taken one is refused), or `auto` (the stem, made unique with `-2`, `-3`, …)"),
         ConfigKey(name: "snakemake", type: "path", defaultText: "`$HOPPER_SNAKEMAKE`, `snakemake` on PATH, `.venv/snakemake/bin/snakemake` beside Workflows/", meaning: "the Snakemake executable"),
