@@ -117,6 +117,8 @@ struct PagesKeeper: Sendable {
     static let firstEvery = 2.0
     static let furtherEvery = 30.0
     static let jobPagesPerTick = 2000
+    /// Job pages waiting at most; beyond, they are found again by a walk over the store.
+    static let dirtyCap = 20_000
     static let sweepBatch = 5000
 
     init(layout: SpoolLayout, store: JobStore, signals: PageSignals, catalog: WorkflowCatalog?, ownersOnly: Bool,
@@ -135,6 +137,14 @@ struct PagesKeeper: Sendable {
             live[id] = summary.state == .running ? summary : nil
         }
         dirty.formUnion(news.ids)
+        if dirty.count > Self.dirtyCap {
+            // The pages fall behind the jobs (more change each second than a tick writes):
+            // rather than hold an id per job, forget them and walk the store again, which
+            // finds every page missing or older than its job's status.
+            logger.notice("pages.behind", metadata: ["pages.pending": "\(dirty.count)"])
+            dirty.removeAll()
+            sweep = 0
+        }
         if let from = sweep { sweep = walk(from: from) }
         writeJobPages(now: now)
         guard final || now - lastFirst >= Self.firstEvery else { return }
@@ -162,7 +172,10 @@ struct PagesKeeper: Sendable {
 
     /// One batch of the start-up walk: jobs whose page is missing or older than their status.
     mutating func walk(from seq: Int64) -> Int64? {
-        guard let batch = store.logged("pages walk", logger: logger, { try $0.ids(after: seq, limit: Self.sweepBatch) }) else { return nil }
+        // At most as many as there is room for among the pages waiting: the rest at a later tick.
+        let room = min(Self.sweepBatch, Self.dirtyCap / 2 - dirty.count)
+        guard room > 0 else { return seq }
+        guard let batch = store.logged("pages walk", logger: logger, { try $0.ids(after: seq, limit: room) }) else { return nil }
         for id in batch.ids {
             let folder = layout.folder(id)
             guard let status = FileKey.of(folder.status) else { continue }
@@ -171,7 +184,7 @@ struct PagesKeeper: Sendable {
             let current = page.map { p in p.isNewer(than: status) && (events.map(p.isNewer) ?? true) } ?? false
             if !current { dirty.insert(id) }
         }
-        return batch.ids.count < Self.sweepBatch ? nil : batch.next
+        return batch.ids.count < room ? nil : batch.next
     }
 
     mutating func writeJobPages(now: Double) {
