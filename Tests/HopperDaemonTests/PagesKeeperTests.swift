@@ -32,10 +32,17 @@ import Testing
         var keeper = PagesKeeper(layout: layout, store: store, signals: signals, catalog: nil, ownersOnly: false,
                                  detailsPublic: true, logger: Logger(label: "test"))
         keeper.sweep = nil   // the start-up walk done: only what it is told of is written
-        // More changed ids in one second than the cap (ids of jobs long gone, as after retention).
+        // More changed ids in one second than the cap (ids of jobs long gone, as after retention),
+        // one of them with a running summary.
         signals.changed((0..<(PagesKeeper.dirtyCap + 1)).map { "gone\($0)" })
+        var running = JobStatus(id: "gone0", state: .running, workflow: nil, owner: "ana", queue: "default", priority: 0,
+                                description: nil, submittedAt: "2026-01-02T03:04:05Z", steps: [StepStatus(name: "a")],
+                                executor: ExecutorInfo(kind: .local))
+        running.startedAt = "2026-01-02T03:04:06Z"
+        signals.wrote(running)
         keeper.tick(now: Timestamp.now(), final: false)
         #expect(keeper.dirty.count <= PagesKeeper.dirtyCap)
+        #expect(keeper.live.isEmpty, "a forgotten job's running summary would stay for good")
         // The walk over the store found the jobs whose page is missing, and wrote them.
         var ticks = 0
         while (keeper.sweep != nil || !keeper.dirty.isEmpty) && ticks < 20 {

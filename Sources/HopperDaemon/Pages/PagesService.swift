@@ -144,6 +144,9 @@ struct PagesKeeper: Sendable {
             logger.notice("pages.behind", metadata: ["pages.pending": "\(dirty.count)"])
             dirty.removeAll()
             sweep = 0
+            // The running summaries of jobs whose ids were forgotten would stay for good (an
+            // entry goes when its job's page is written): the runners send them again.
+            live.removeAll()
         }
         if let from = sweep { sweep = walk(from: from) }
         writeJobPages(now: now)
