@@ -8,6 +8,7 @@
 // rename: a reader sees the whole entry or none); the service deletes the renamed trees off the
 // scheduler. The store row of a job whose outbox entry went stays, marked, so its id is still
 // taken and a re-drop of the same manifest is refused as a duplicate rather than run again.
+// SLURM job arrays' folders (`runs/.slurm-arrays/`) that no task needs go at each pass too.
 import HopperCore
 import HopperExec
 import HopperStore
@@ -74,6 +75,7 @@ public final class RetentionService: Service {
             for name in (try? FileOps.listDirectory(dir)) ?? [] where name.hasPrefix(".expired-") { leftovers.append(dir + "/" + name) }
         }
         await remove(leftovers)
+        sweepArrays()
         guard retention.workspaces != nil || retention.outbox != nil else { return }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             await pass()
@@ -103,6 +105,14 @@ public final class RetentionService: Service {
             }
             await remove(doomed)
         }
+        sweepArrays()
+    }
+
+    /// SLURM job arrays' folders that no task needs any more (left by a daemon that stopped
+    /// while an array ran; otherwise the last task's return removes its folder).
+    func sweepArrays() {
+        let n = SlurmArrayFolder.sweep(workspaces: layout.workspaces)
+        if n > 0 { logger.info("retention.slurm_arrays_removed", metadata: ["count": "\(n)"]) }
     }
 
     func remove(_ paths: [String]) async {

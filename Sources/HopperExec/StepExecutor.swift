@@ -20,15 +20,17 @@ public struct StepRun: Sendable {
     public var manifest: JobManifest
     /// The job's queue (SLURM takes its partition, account and qos from it).
     public var queue: String
+    /// The group the job is a child of (SLURM may run siblings as one job array).
+    public var group: String?
     /// The attempt was under way when the daemon started: follow it by its records.
     public var resuming: Bool
     /// The attempt's command, asked only when a new attempt really starts (a Snakemake step
     /// clears stale locks first); nil: the step cannot run here (Snakemake is missing).
     public var command: @Sendable () async -> StepCommand?
 
-    public init(launch: StepLaunch, step: Step, manifest: JobManifest, queue: String, resuming: Bool,
+    public init(launch: StepLaunch, step: Step, manifest: JobManifest, queue: String, group: String? = nil, resuming: Bool,
                 command: @escaping @Sendable () async -> StepCommand?) {
-        self.launch = launch; self.step = step; self.manifest = manifest; self.queue = queue
+        self.launch = launch; self.step = step; self.manifest = manifest; self.queue = queue; self.group = group
         self.resuming = resuming; self.command = command
     }
 }
@@ -89,6 +91,6 @@ extension SlurmExecutor: StepExecutor {
         // New or re-adopted: the attempt's records tell (see `run`).
         let request = self.request(job: launch.jobID, step: attempt.step, manifest: attempt.manifest,
                                    queue: attempt.queue, timeout: launch.timeout)
-        return await run(launch, request: request, command: attempt.command, update: update)
+        return await run(launch, request: request, group: attempt.group, command: attempt.command, update: update)
     }
 }

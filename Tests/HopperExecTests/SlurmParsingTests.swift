@@ -7,17 +7,31 @@ import Testing
 struct SlurmParsingTests {
     @Test func squeueLinesKeepOnlyThisSpoolsJobsWithTheirExitStatus() {
         let text = """
-            41|RUNNING|None|hopper:0badcafe:S1:qc:1|0|
-            42|FAILED|NonZeroExitCode|hopper:0badcafe:S1:call:2|1792|
-            43|CANCELLED|None|hopper:0badcafe:S2:a|b:1|15|
-            44|COMPLETED|None|hopper:12345678:S3:a:1|0|
-            45|PENDING|Priority|someone else's job|0|
+            41|RUNNING|None|0|41|N/A|hopper:0badcafe:S1:qc:1|
+            42|FAILED|NonZeroExitCode|1792|42|N/A|hopper:0badcafe:S1:call:2|
+            43|CANCELLED|None|15|43|N/A|hopper:0badcafe:S2:a|b:1|
+            44|COMPLETED|None|0|44|N/A|hopper:12345678:S3:a:1|
+            45|PENDING|Priority|0|45|N/A|someone else's job|
             """
         let jobs = SlurmJobInfo.parseSqueue(text, commentPrefix: "hopper:0badcafe:")
         #expect(jobs.map(\.id) == ["41", "42", "43"])
+        #expect(jobs.map(\.key) == jobs.map(\.comment))
         #expect(jobs[0].phase == .running && jobs[0].exitCode == nil)
         #expect(jobs[1].phase == .ended && jobs[1].exitCode == 7 && jobs[1].signal == 0 && jobs[1].reason == "NonZeroExitCode")
         #expect(jobs[2].comment == "hopper:0badcafe:S2:a|b:1" && jobs[2].exitCode == 0 && jobs[2].signal == 15)
+    }
+
+    /// As the test cluster prints them (`squeue -r`): a pending task shows the array's own id,
+    /// a started one its own; both are followed as `<array>_<task>`.
+    @Test func arrayTasksAreKeyedByTheirIndex() {
+        let text = """
+            877|PENDING|JobArrayTaskLimit|0|877|3|hopper:0badcafe:g:map:a1|
+            880|FAILED|NonZeroExitCode|512|877|2|hopper:0badcafe:g:map:a1|
+            """
+        let jobs = SlurmJobInfo.parseSqueue(text, commentPrefix: "hopper:0badcafe:")
+        #expect(jobs.map(\.id) == ["877_3", "877_2"])
+        #expect(jobs.map(\.key) == ["hopper:0badcafe:g:map:a1/3", "hopper:0badcafe:g:map:a1/2"])
+        #expect(jobs[0].phase == .queued && jobs[1].exitCode == 2)
     }
 
     @Test func sacctLinesGiveCodeAndSignal() {

@@ -118,8 +118,10 @@ struct SlurmWrappers {
 
 extension TestSpool {
     /// A spool whose daemon runs every job on SLURM, polling every `poll` through the wrappers.
-    static func slurm(poll: String = "500ms", extra: String = "") throws -> (TestSpool, SlurmWrappers) {
-        let spool = try TestSpool(config: "executor: slurm\nkill_grace: 2s\nslurm: {poll_interval: \(poll)}\n\(extra)")
+    /// `slurm`: more keys of the `slurm:` section (`array_window: 5s`).
+    static func slurm(poll: String = "500ms", slurm more: String = "", extra: String = "") throws -> (TestSpool, SlurmWrappers) {
+        let section = more.isEmpty ? "poll_interval: \(poll)" : "poll_interval: \(poll), \(more)"
+        let spool = try TestSpool(config: "executor: slurm\nkill_grace: 2s\nslurm: {\(section)}\n\(extra)")
         let wrappers = try SlurmWrappers(base: spool.base)
         spool.extraEnv["PATH"] = wrappers.dir + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
         return (spool, wrappers)

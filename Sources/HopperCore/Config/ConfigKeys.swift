@@ -41,7 +41,7 @@ extension HopperConfig {
         ConfigKey(name: "lease_timeout", type: "duration > 0", defaultText: "`60s`", meaning: "the spool lease (`system/daemon.lease`) of a daemon on another host, not renewed this long, is taken over by a daemon starting on the spool (see [One spool, one daemon](operations.md#one-spool-one-daemon))"),
         ConfigKey(name: "submit_id", type: "stem or auto", defaultText: "`stem`", meaning: "the job id `hopper submit` gives without `--id`: the file's stem (a taken one is refused), or `auto` (the stem, made unique with `-2`, `-3`, …)"),
         ConfigKey(name: "snakemake", type: "path", defaultText: "`$HOPPER_SNAKEMAKE`, `snakemake` on PATH, `.venv/snakemake/bin/snakemake` beside Workflows/", meaning: "the Snakemake executable"),
-        ConfigKey(name: "slurm", type: "mapping", defaultText: "`{poll_interval: 2s}`", meaning: "the SLURM executor: `poll_interval`, `partition`, `account`, `qos`, `bin_dir` (see [SLURM](slurm.md))"),
+        ConfigKey(name: "slurm", type: "mapping", defaultText: "`{poll_interval: 2s}`", meaning: "the SLURM executor: `poll_interval`, `partition`, `account`, `qos`, `bin_dir`, `array_window`, `array_throttle` (see [SLURM](slurm.md))"),
         ConfigKey(name: "mail_command", type: "command", defaultText: "`/usr/sbin/sendmail -t`", meaning: "a sendmail-compatible command (as SLURM's MailProg): reads the message, recipients in `To:`"),
         ConfigKey(name: "notify_timeout", type: "duration > 0", defaultText: "`30s`", meaning: "a mail or notify command still running after this is killed (its whole process group)"),
         ConfigKey(name: "min_free_space", type: "size ≥ 0", defaultText: "`1G`", meaning: "intake pauses while the outbox or the workspaces have less free space (`0`: never)"),

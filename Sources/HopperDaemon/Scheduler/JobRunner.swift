@@ -226,7 +226,7 @@ actor JobRunner {
         launch.user = identity      // run_as: owner (sbatch as the owner, so SLURM runs the job as them)
         launch.syncRecord = false   // the outcome is made durable in status.json
         let params = manifest.params
-        let request = StepRun(launch: launch, step: step, manifest: manifest, queue: status.queue, resuming: resuming) { [self] in
+        let request = StepRun(launch: launch, step: step, manifest: manifest, queue: status.queue, group: status.group, resuming: resuming) { [self] in
             await command(for: step, workspace: workspace, attempt: attempt, params: params)
         }
         let tail = progressTail(step: step, index: index, logPath: logPath)

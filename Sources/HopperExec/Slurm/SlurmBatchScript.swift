@@ -3,6 +3,8 @@
 //
 //   <step>.<attempt>.slurm-argv     the step's command, NUL-separated (never pasted into script text)
 //   <step>.<attempt>.slurm.sh       the batch script
+//   <step>.<attempt>.slurm-env      a task of a job array: its environment, NUL-separated NAME=value
+//                                   (the array's sbatch carries only what all tasks share)
 //   <step>.<attempt>.slurm-intent   written (fsynced) just before sbatch: "a submission may exist"
 //   <step>.<attempt>.slurm-id       the SLURM job id, written (fsynced) as soon as sbatch answers
 //   <step>.<attempt>.slurm-started  written by the batch script when it starts on a node:
@@ -25,6 +27,7 @@ public struct SlurmAttemptFiles: Sendable {
 
     public var argv: String { base + ".slurm-argv" }
     public var script: String { base + ".slurm.sh" }
+    public var environment: String { base + ".slurm-env" }
     public var intent: String { base + ".slurm-intent" }
     public var id: String { base + ".slurm-id" }
     public var started: String { base + ".slurm-started" }
@@ -51,6 +54,9 @@ public enum SlurmBatchScript {
                 printf '{"exit_code": %d, "finished_at": %s, "slurm_job_id": "%s"}\\n' "$1" "$(date +%s.%N)" "${SLURM_JOB_ID:-}" \\
                     > "$hopper_base.slurm-exit.tmp" && mv -f "$hopper_base.slurm-exit.tmp" "$hopper_base.slurm-exit"
             }
+            if [ -e "$hopper_base.slurm-env" ]; then
+                while IFS= read -r -d '' hopper_kv; do export "$hopper_kv"; done < "$hopper_base.slurm-env"
+            fi
             trap 'hopper_record_exit $?' EXIT
             trap 'exit 143' TERM
             trap 'exit 130' INT
@@ -72,6 +78,13 @@ public enum SlurmBatchScript {
         case .mock(let seconds, let failRate, let seed):
             return [supervisor, "--record", files.mockRecord, "--log", "/dev/stdout", "--mock", "\(seconds),\(failRate),\(seed)"]
         }
+    }
+
+    /// An environment file's bytes: `NAME=value`, each followed by NUL, sorted by name.
+    public static func environmentBytes(_ environment: [String: String]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for (k, v) in environment.sorted(by: { $0.key < $1.key }) { bytes += Array("\(k)=\(v)".utf8); bytes.append(0) }
+        return bytes
     }
 
     /// The argv file's bytes: each argument followed by NUL.

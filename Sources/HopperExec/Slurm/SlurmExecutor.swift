@@ -70,6 +70,8 @@ public final class SlurmExecutor: Sendable {
     public let defaults: SlurmConfig
     public let queueDefaults: [String: QueueConfig]
     let submissions = SlurmGate(limit: 4)
+    /// Children of a group at the same step, gathered into job arrays (SlurmArrays).
+    let arrays: SlurmArrayBatcher
     let logger: Logger
 
     public init(config: SlurmConfig, queues: [QueueConfig], spoolRoot: String, supervisor: String,
@@ -82,6 +84,7 @@ public final class SlurmExecutor: Sendable {
         for q in queues { byName[q.name] = q }
         self.queueDefaults = byName
         self.logger = logger
+        self.arrays = SlurmArrayBatcher(window: config.arrayWindow.seconds)
         self.poller = SlurmPoller(commands: commands, interval: config.pollInterval.seconds, commentPrefix: commentPrefix, logger: logger)
     }
 
@@ -128,11 +131,15 @@ public final class SlurmExecutor: Sendable {
     /// end. Cancelling the calling task scancels the job and waits for SLURM to confirm.
     /// `command` is asked only when a submission is really made. Returns the outcome and the
     /// SLURM job id (nil when nothing was submitted).
-    public func run(_ launch: StepLaunch, request: SlurmRequest,
+    /// `group`: the job is a child of this group; with `slurm.array_window` above zero, its
+    /// attempt may go to SLURM as a task of an array with its siblings (SlurmArrays).
+    public func run(_ launch: StepLaunch, request: SlurmRequest, group: String? = nil,
                     command: @Sendable () async -> StepCommand?,
-                    update: @Sendable (SlurmUpdate) async -> Void) async -> (StepOutcome, String?) {
+                    update: @escaping @Sendable (SlurmUpdate) async -> Void) async -> (StepOutcome, String?) {
         let files = SlurmAttemptFiles(workspace: launch.workspace, step: launch.step, attempt: launch.attempt)
-        let mark = comment(job: launch.jobID, step: launch.step, attempt: launch.attempt)
+        // An intent names what the attempt was submitted as: its own comment or an array task's.
+        var mark = Self.readText(files.intent) ?? comment(job: launch.jobID, step: launch.step, attempt: launch.attempt)
+        var arrayFolder: String?
         var log = logger
         log[metadataKey: "job.id"] = "\(launch.jobID)"
         log[metadataKey: "step.name"] = "\(launch.step)"
@@ -157,14 +164,27 @@ public final class SlurmExecutor: Sendable {
             guard let cmd = await command() else {
                 return (StepOutcome(kind: .failedToStart, finishedAt: Timestamp.now(), message: Snakemake.missingMessage), nil)
             }
-            switch await submit(launch, files: files, mark: mark, request: request, command: cmd, update: update, log: log) {
-            case .success(let newID): id = newID
-            case .failure(let outcome): return (outcome, nil)
+            mark = comment(job: launch.jobID, step: launch.step, attempt: launch.attempt)
+            if let group, defaults.arrayWindow.seconds > 0 {
+                let member = ArrayMember(launch: launch, files: files, argv: SlurmBatchScript.argv(cmd, files: files, supervisor: supervisor), update: update)
+                let key = ArrayBatchKey(group: group, step: launch.step, options: request.options, uid: launch.user?.uid)
+                switch await arrays.join(key, member, submit: { [self] k, m in await submitArray(k, m) }) {
+                case .submitted(let taskID, let taskMark, let folder): (id, mark, arrayFolder) = (taskID, taskMark, folder)
+                case .failed(let outcome): return (outcome, nil)
+                case .single: break
+                }
+            }
+            if id == nil {
+                switch await submit(launch, files: files, mark: mark, request: request, command: cmd, update: update, log: log) {
+                case .success(let newID): id = newID
+                case .failure(let outcome): return (outcome, nil)
+                }
             }
         }
         guard let jobID = id else { return (StepOutcome(kind: .lost, message: "no SLURM job id"), nil) }
         await update(.submitted(id: jobID))
         let outcome = await follow(jobID, mark: mark, files: files, timeout: launch.timeout, user: launch.user?.name, update: update)
+        if let arrayFolder { await arrays.returned(arrayFolder) }
         return (outcome, jobID)
     }
 
@@ -185,7 +205,7 @@ public final class SlurmExecutor: Sendable {
             try FileOps.makeDirectories(JobWorkspace(path: workspace).records)
             try FileOps.writeAtomically(files.argv, SlurmBatchScript.argvBytes(argv), durable: false)
             try FileOps.writeAtomically(files.script, Array(script.utf8), mode: 0o755, durable: false)
-            for stale in [files.started, files.exit] { unlink(stale) }
+            for stale in [files.started, files.exit, files.environment] { unlink(stale) }
             try FileOps.appendLine(logPath, Array(header.utf8))
             // The commit point: from here on a SLURM job may exist for this attempt.
             try FileOps.writeAtomically(files.intent, Array("\(mark)\n".utf8), durable: true)
@@ -199,44 +219,53 @@ public final class SlurmExecutor: Sendable {
         let args: [String] = ["--parsable", "--job-name=\(request.jobName)", "--comment=\(mark)",
                               "--chdir=\(launch.workspace)", "--output=\(launch.logPath)", "--error=\(launch.logPath)",
                               "--open-mode=append", "--export=ALL", "--no-requeue"] + request.options + [files.script]
+        let result = await sbatch(args, environment: env, workingDirectory: workspace, user: launch.user,
+                                  lostAnswerMark: mark, note: update)
+        switch result {
+        case .success(let id):
+            await Self.writeDurably(files.id, id, as: launch.user)
+            log.info("slurm.submitted", metadata: ["slurm.job_id": "\(id)", "step.attempt": "\(launch.attempt)"])
+        case .failure(let outcome):
+            let text = outcome.message ?? "sbatch refused the step"
+            let intent = files.intent
+            _ = await AsUser.run(launch.user) {
+                unlink(intent)
+                try? FileOps.appendLine(logPath, Array("==> hopper: \(text) <==\n".utf8))   // silent: the outcome says it
+            }
+        }
+        return result
+    }
+
+    /// Runs sbatch until it answers: retried while slurmctld cannot be reached (1 s, 2 s, … 30 s;
+    /// `note` hears of it once); a refusal or a cancel ends it. An sbatch that failed may still
+    /// have reached slurmctld: a job marked `lostAnswerMark` found then is the answer.
+    func sbatch(_ args: [String], environment: [String: String], workingDirectory: String, user: FileIdentity?,
+                lostAnswerMark: String, note: @Sendable (SlurmUpdate) async -> Void) async -> Submission {
         var delay = 1.0
         var noted = false
         while true {
             // Not a child of the (cancellable) step task: a half-run sbatch would leave a job unknown.
             let commands = self.commands
             let gate = submissions
-            let user = launch.user
             let result = await Task.detached {
                 await gate.acquire()
-                let r = await commands.run("sbatch", args, environment: env, workingDirectory: workspace, user: user)
+                let r = await commands.run("sbatch", args, environment: environment, workingDirectory: workingDirectory, user: user)
                 await gate.release()
                 return r
             }.value
-            if result.succeeded, let id = Self.parseSbatch(result.stdout) {
-                await Self.writeDurably(files.id, id, as: launch.user)
-                log.info("slurm.submitted", metadata: ["slurm.job_id": "\(id)", "step.attempt": "\(launch.attempt)"])
-                return .success(id)
-            }
+            if result.succeeded, let id = Self.parseSbatch(result.stdout) { return .success(id) }
             // sbatch failed; did the job reach slurmctld anyway (a lost answer)?
-            if let found = await lookUp(mark, user: launch.user?.name) {
-                await Self.writeDurably(files.id, found, as: launch.user)
-                return .success(found)
-            }
+            if let found = await lookUp(lostAnswerMark, user: user?.name) { return .success(found) }
             if !Self.isTransient(result) || Task.isCancelled {
-                let text = "sbatch refused the step: \(result.problem)"
-                let intent = files.intent
-                _ = await AsUser.run(launch.user) {
-                    unlink(intent)
-                    try? FileOps.appendLine(logPath, Array("==> hopper: \(text) <==\n".utf8))
-                }
-                return .failure(StepOutcome(kind: Task.isCancelled ? .cancelled : .failedToStart, finishedAt: Timestamp.now(), message: text))
+                return .failure(StepOutcome(kind: Task.isCancelled ? .cancelled : .failedToStart, finishedAt: Timestamp.now(),
+                                            message: "sbatch refused the step: \(result.problem)"))
             }
             if !noted {
                 noted = true
-                await update(.note("slurmctld cannot be reached to submit (\(result.problem)); retrying"))
+                await note(.note("slurmctld cannot be reached to submit (\(result.problem)); retrying"))
             }
-            log.warning("slurm.submit_retry", metadata: ["error": "\(result.problem)"])
-            try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+            logger.warning("slurm.submit_retry", metadata: ["error": "\(result.problem)"])
+            try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))   // silent: a cancel is seen at the loop's top
             delay = min(30, delay * 2)
         }
     }
@@ -259,6 +288,8 @@ public final class SlurmExecutor: Sendable {
                     return Self.outcome(final, snapshot: snap, files: files)
                 }
                 if snap.gone {
+                    // A pending task of an array that is cancelled leaves squeue at once, unlisted.
+                    if snap.cancelRequested && !snap.timedOut { return StepOutcome(kind: .cancelled, finishedAt: Timestamp.now()) }
                     return Self.outcomeFromRecords(files, id: id)
                         ?? StepOutcome(kind: .lost, finishedAt: Timestamp.now(),
                                        message: "SLURM job \(id) is no longer known to SLURM (past MinJobAge, no accounting) and its batch script left no exit record")

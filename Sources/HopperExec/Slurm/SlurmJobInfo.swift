@@ -30,39 +30,53 @@ public enum SlurmPhase: Sendable, Equatable {
 }
 
 public struct SlurmJobInfo: Sendable, Equatable {
+    /// The job's id; for a task of a job array `<array job id>_<task index>` (what scancel and
+    /// sacct take), which stays the same from PENDING to the end.
     public var id: String
     public var state: String
     public var reason: String
     public var comment: String
+    /// The task's index when the job is a task of a job array.
+    public var arrayTask: Int?
     /// The batch script's exit code and the signal that ended it, when SLURM knows them.
     public var exitCode: Int?
     public var signal: Int?
 
-    public init(id: String, state: String, reason: String = "", comment: String = "", exitCode: Int? = nil, signal: Int? = nil) {
+    public init(id: String, state: String, reason: String = "", comment: String = "", arrayTask: Int? = nil,
+                exitCode: Int? = nil, signal: Int? = nil) {
         self.id = id; self.state = state; self.reason = reason; self.comment = comment
-        self.exitCode = exitCode; self.signal = signal
+        self.arrayTask = arrayTask; self.exitCode = exitCode; self.signal = signal
     }
 
     public var phase: SlurmPhase { SlurmPhase(state: state) }
 
-    /// The `-O` format of `squeue` that `parseSqueue` reads (empty width: no padding).
-    public static let squeueFormat = "JobID:|,State:|,Reason:|,Comment:|,exit_code:|"
+    /// What Hopper follows the job by: its comment, and for a task of an array the comment and
+    /// the task's index (`<comment>/<index>`; all tasks of an array share its comment).
+    public var key: String { arrayTask.map { SlurmJobInfo.key(comment: comment, task: $0) } ?? comment }
 
-    /// Lines `ID|STATE|REASON|COMMENT|STATUS|`. STATUS is the raw wait status (exit code × 256
-    /// + signal). Only jobs whose comment starts with `prefix` are kept.
+    public static func key(comment: String, task: Int) -> String { "\(comment)/\(task)" }
+
+    /// The `-O` format of `squeue` that `parseSqueue` reads (empty width: no padding). The
+    /// comment, the only free text, comes last. With `-r`, every task of an array on its own line.
+    public static let squeueFormat = "JobID:|,State:|,Reason:|,exit_code:|,ArrayJobID:|,ArrayTaskID:|,Comment:|"
+
+    /// Lines `ID|STATE|REASON|STATUS|ARRAYJOB|ARRAYTASK|COMMENT|`. STATUS is the raw wait status
+    /// (exit code × 256 + signal); ARRAYTASK is `N/A` for a job that is not an array's task.
+    /// Only jobs whose comment starts with `prefix` are kept.
     public static func parseSqueue(_ text: String, commentPrefix prefix: String) -> [SlurmJobInfo] {
         var jobs: [SlurmJobInfo] = []
         for line in text.split(separator: "\n") {
-            let fields = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count >= 5 else { continue }
-            // The comment is the only free-text field: take it as whatever lies between.
-            var last = fields.count - 1
-            if fields[last].isEmpty { last -= 1 }       // the trailing separator
-            guard last >= 4 else { continue }
-            let comment = fields[3..<last].joined(separator: "|")
+            var fields = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count >= 7 else { continue }
+            if fields.count > 7, fields[fields.count - 1].isEmpty { fields.removeLast() }   // the trailing separator
+            let comment = fields[6...].joined(separator: "|")
             guard comment.hasPrefix(prefix) else { continue }
             var info = SlurmJobInfo(id: fields[0].trimmed, state: fields[1].trimmed, reason: fields[2].trimmed, comment: comment)
-            if let raw = Int(fields[last].trimmed), info.phase == .ended {
+            if let task = Int(fields[5].trimmed), !fields[4].trimmed.isEmpty {
+                info.arrayTask = task
+                info.id = "\(fields[4].trimmed)_\(task)"
+            }
+            if let raw = Int(fields[3].trimmed), info.phase == .ended {
                 info.exitCode = (raw >> 8) & 0xff
                 info.signal = raw & 0x7f
             }

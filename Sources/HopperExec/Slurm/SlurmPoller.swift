@@ -3,12 +3,13 @@
 // slurmctld serves every user of the cluster; a daemon that asked about each of its jobs
 // separately would hurt it. Each round runs
 //
-//     squeue --me -h -t all -O JobID:|,State:|,Reason:|,Comment:|,exit_code:|
+//     squeue --me -h -r -t all -O JobID:|,State:|,Reason:|,exit_code:|,ArrayJobID:|,ArrayTaskID:|,Comment:|
 //
 // once, whatever the number of jobs, and keeps the lines whose comment carries this spool's
-// tag (`hopper:<tag>:…`). `-t all` includes jobs that ended less than MinJobAge ago, with their
-// exit status, so a finished job's result normally comes from that same call. A job that has
-// left slurmctld's memory (the daemon was down longer than MinJobAge) is looked up with at most
+// tag (`hopper:<tag>:…`). A job is watched by its key: its comment, or for a task of a job array
+// (SlurmArrays; `-r` lists each task on its own line) `<comment>/<task index>`.
+// `-t all` includes jobs that ended less than MinJobAge ago, with their exit status, so a
+// finished job's result normally comes from that same call. A job that has left slurmctld's memory (the daemon was down longer than MinJobAge) is looked up with at most
 // one `sacct` per round for all such jobs, when accounting is enabled; otherwise the waiting
 // executor falls back to the exit record its batch script wrote (SlurmBatchScript).
 // Cancels (and local timeouts) are sent as one `scancel` per round for all of them.
@@ -144,7 +145,7 @@ public actor SlurmPoller {
         roundCount += 1
         let watched = Array(entries.keys)
         queryCount += 1
-        let result = await commands.run("squeue", ["-h", "-t", "all", "-O", SlurmJobInfo.squeueFormat] + whose())
+        let result = await commands.run("squeue", ["-h", "-r", "-t", "all", "-O", SlurmJobInfo.squeueFormat] + whose())
         guard result.succeeded else {
             let message = "slurmctld cannot be asked (squeue: \(result.problem)); every SLURM job keeps its state until it answers"
             if reachable {
@@ -162,8 +163,8 @@ public actor SlurmPoller {
         var listed: [String: SlurmJobInfo] = [:]
         for info in SlurmJobInfo.parseSqueue(result.stdout, commentPrefix: commentPrefix) {
             // A comment reused by a resubmission after a lost intent: the newest (highest id) wins.
-            if let old = listed[info.comment], (Int(old.id) ?? 0) > (Int(info.id) ?? 0) { continue }
-            listed[info.comment] = info
+            if let old = listed[info.key], (Int(old.id) ?? 0) > (Int(info.id) ?? 0) { continue }
+            listed[info.key] = info
         }
         let now = Timestamp.now()
         var missing: [String: String] = [:]     // id → comment: ended and purged from slurmctld
