@@ -41,6 +41,10 @@ void hopper_malloc_arenas(int n) {
     mallopt(M_ARENA_MAX, n);
 }
 
+void hopper_malloc_mmap_threshold(int bytes) {
+    mallopt(M_MMAP_THRESHOLD, bytes);
+}
+
 void hopper_malloc_trim(void) {
     malloc_trim(0);
 }

@@ -25,6 +25,12 @@ int hopper_thread_become(uid_t uid, gid_t gid, size_t ngroups, const gid_t *grou
 /// glibc's malloc: at most `n` arenas (mallopt M_ARENA_MAX). Its default, 8 per core, lets
 /// each thread that meets contention take an arena of its own, each keeping its freed memory.
 void hopper_malloc_arenas(int n);
+/// glibc's malloc: blocks of `bytes` and more get pages of their own (mallopt
+/// M_MMAP_THRESHOLD), given back whole when freed. Set explicitly, it also stops glibc from
+/// raising the threshold each time such a block is freed (up to 32 MiB): with the dynamic
+/// threshold, a page's 260 KiB buffer landed in the heap, and the long-lived small blocks
+/// around it kept the heap's pages from being returned.
+void hopper_malloc_mmap_threshold(int bytes);
 /// malloc_trim(0): gives the free pages of every arena back to the kernel.
 void hopper_malloc_trim(void);
 

@@ -203,7 +203,7 @@ actor JobRunner {
             let jobID = id
             return try await AsUser.run(identity) {
                 let prepared = try Workspace.prepare(path: path, jobID: jobID, manifest: manifest, spoolRoot: root)
-                try? FileOps.makeDirectory(logs)   // silent: intake made it; the supervisor reports a log it cannot open
+                try? FileOps.makeDirectory(logs)   // silent: intake made it (a group's job: made here); the supervisor reports a log it cannot open
                 return prepared
             }
         } catch {
