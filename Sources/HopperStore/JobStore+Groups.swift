@@ -80,6 +80,36 @@ extension JobStore {
         try read { db in try JobRecord.filter(Column("grp") == group).order(Column("seq")).fetchAll(db) }
     }
 
+    /// The first `limit` children of `group` in the order its page lists them: those that need
+    /// a look first (failed, cancelled, running, queued, waiting, pending), completed last; the
+    /// sheet's order within a state (GroupPage.rank).
+    public func children(of group: String, needingALookFirst limit: Int) throws -> [JobRecord] {
+        try read { db in
+            try JobRecord.fetchAll(db, sql: """
+                SELECT * FROM job WHERE grp = ?
+                ORDER BY CASE state WHEN 'failed' THEN 0 WHEN 'cancelled' THEN 1 WHEN 'running' THEN 2 WHEN 'queued' THEN 3
+                                    WHEN 'waiting' THEN 4 WHEN 'pending' THEN 5 WHEN 'completed' THEN 6 ELSE 7 END, seq
+                LIMIT ?
+                """, arguments: [group, limit])
+        }
+    }
+
+    /// A group's children counted by state, and the latest change of any of them (aggregates
+    /// only: no row of a 10,000-job group is loaded).
+    public func groupTally(_ group: String) throws -> (counts: [String: Int], latest: String?) {
+        try read { db in
+            var counts: [String: Int] = [:]
+            var latest: String?
+            let sql = "SELECT state, COUNT(*) AS n, MAX(updated_at) AS latest FROM job WHERE grp = ? GROUP BY state"
+            for row in try Row.fetchAll(db, sql: sql, arguments: [group]) {
+                let state: String = row["state"]
+                counts[state] = row["n"]
+                if let t: String = row["latest"], t > (latest ?? "") { latest = t }
+            }
+            return (counts, latest)
+        }
+    }
+
     /// The children of each of `groups`, counted by state.
     public func groupCounts(_ groups: [String]) throws -> [String: [String: Int]] {
         guard !groups.isEmpty else { return [:] }

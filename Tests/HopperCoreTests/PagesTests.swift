@@ -108,6 +108,10 @@ import Testing
         #expect(page.contains("href=\"sheet/Sample%20Sheet.csv\""))
         #expect(page.contains("href=\"../demux%261/index.html\""))
         #expect(page.utf8.count < 200_000)
+        // The daemon hands over only the jobs listed (ordered in the store) and the total.
+        let listed = GroupPage.ordered(jobs)
+        let short = GroupPageData(status: group, jobs: listed, total: jobs.count, now: Timestamp.parse("2026-01-02T03:07:00Z")!)
+        #expect(html(GroupPage.render(short)) == page)
         // A child's page links to its group.
         var child = job(.running)
         child.group = "run<42>"
@@ -160,6 +164,30 @@ import Testing
         #expect(alive.contains("The daemon is running"))
         #expect(alive.contains("paused</strong> (low disk &lt;space&gt;)"))
         #expect(alive.contains("5.0 GiB of 10.0 GiB"))
+    }
+
+    @Test func spoolPageShowsTheLatestGroupsOneLineEach() {
+        let now = Timestamp.parse("2026-01-02T04:00:00Z")!
+        let groups = [
+            GroupSummary(id: "run<43>", owner: "ana&bo", submittedAt: "2026-01-02T03:59:00Z", size: 384,
+                         counts: ["running": 2, "pending": 380, "failed": 2]),
+            GroupSummary(id: "run42", owner: "ana", submittedAt: "2026-01-02T03:00:00Z", size: 3, counts: ["completed": 3]),
+        ]
+        let data = SpoolPageData(system: system(heartbeat: "2026-01-02T03:59:58Z"), counts: [.pending: 380], groups: groups, now: now)
+        let pages = SpoolPage.render(data, jobs: [])
+        let first = html(pages[0].bytes ?? [])
+        #expect(first.contains("<table id=\"groups\">"))
+        #expect(first.contains("href=\"outbox/run%3C43%3E/index.html\">run&lt;43&gt;</a>"), "\(first)")
+        #expect(first.contains("384 jobs: 380 pending, 2 running, 2 failed"), "\(first)")
+        #expect(first.contains("s-running\">running</span>"))
+        #expect(first.contains("ana&amp;bo"))
+        #expect(first.contains("3 jobs: 3 completed"))
+        #expect(first.range(of: "run&lt;43&gt;")!.lowerBound < first.range(of: ">run42<")!.lowerBound)
+        // Only the first page of the whole list has them.
+        let failedList = pages.first { $0.name == "index-failed.html" }.map { html($0.bytes ?? []) } ?? ""
+        #expect(!failedList.isEmpty && !failedList.contains("id=\"groups\""))
+        let none = html(SpoolPage.render(SpoolPageData(system: nil, counts: [:], now: now), jobs: [])[0].bytes ?? [])
+        #expect(!none.contains("Latest groups"))
     }
 
     @Test func spoolPageListsNewestFirstWithFilterPagesAndStaysSmallWithManyJobs() throws {

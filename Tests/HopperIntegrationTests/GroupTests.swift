@@ -94,6 +94,14 @@ extension Integration {
             #expect(dom.contains("s-completed\">completed</span>") && dom.contains("run42.S3</a>"), "\(dom)")
             let childPage = (try? String(contentsOfFile: spool.layout.job("run42.S1") + "/index.html", encoding: .utf8)) ?? ""
             #expect(childPage.contains("href=\"../run42/index.html\""))
+            // The spool page has the group on one line, linked to its page.
+            let index = spool.root + "/index.html"
+            #expect(eventually(timeout: 20) {
+                (try? String(contentsOfFile: index, encoding: .utf8))?.contains("3 jobs: 3 completed") ?? false
+            }, "\((try? String(contentsOfFile: index, encoding: .utf8)) ?? "")")
+            let spoolHTML = (try? String(contentsOfFile: index, encoding: .utf8)) ?? ""
+            #expect(spoolHTML.contains("href=\"outbox/run42/index.html\">run42</a>"))
+            #expect(PagesTests().brokenLinks(index, spoolHTML).isEmpty)
         }
 
         @Test func aBadRowRejectsTheGroupWholeNamingTheSheetsLine() throws {

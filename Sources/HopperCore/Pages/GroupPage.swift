@@ -6,14 +6,16 @@
 
 /// What the group page shows; the daemon (or a test) gathers it, `GroupPage.render` only writes.
 public struct GroupPageData: Sendable {
-    /// The group's status.json, its counts and state brought up to date with `jobs`.
+    /// The group's status.json: its state and counts.
     public var status: GroupStatus
-    /// Every job of the group, in the sheet's order.
+    /// The group's jobs, or the first `shown` of them in the order of `GroupPage.ordered`.
     public var jobs: [JobSummary]
+    /// How many jobs the group has (`jobs.count` when all are given).
+    public var total: Int
     public var now: Double
 
-    public init(status: GroupStatus, jobs: [JobSummary], now: Double = Timestamp.now()) {
-        self.status = status; self.jobs = jobs; self.now = now
+    public init(status: GroupStatus, jobs: [JobSummary], total: Int? = nil, now: Double = Timestamp.now()) {
+        self.status = status; self.jobs = jobs; self.total = total ?? jobs.count; self.now = now
     }
 }
 
@@ -40,8 +42,8 @@ public enum GroupPage {
         w.raw(" ")
         PageKit.progress(&w, s.progress)
         w.raw(" — a group of ")
-        w.text(data.jobs.count)
-        w.raw(data.jobs.count == 1 ? " job" : " jobs")
+        w.text(data.total)
+        w.raw(data.total == 1 ? " job" : " jobs")
         if let t = PageKit.elapsed(s.submittedAt, s.finishedAt, now: data.now) {
             w.raw(s.finishedAt == nil ? ", submitted " : ", took ")
             w.text(PageKit.humanDuration(t))
@@ -106,7 +108,7 @@ public enum GroupPage {
             w.raw("</td></tr>\n")
         }
         w.raw("</table>\n")
-        let rest = data.jobs.count - listed.count
+        let rest = data.total - listed.count
         if rest > 0 {
             w.raw("<p class=\"muted\">")
             w.text(rest)

@@ -40,6 +40,29 @@ public struct JobSummary: Sendable, Hashable {
     }
 }
 
+/// One row of the spool page's latest groups: what `hopper ls` shows on a group's line.
+public struct GroupSummary: Sendable, Hashable {
+    public var id: String
+    public var owner: String
+    public var submittedAt: String
+    /// How many jobs the group has.
+    public var size: Int
+    /// Its jobs by state (state name → count).
+    public var counts: [String: Int]
+
+    public init(id: String, owner: String, submittedAt: String, size: Int, counts: [String: Int]) {
+        self.id = id; self.owner = owner; self.submittedAt = submittedAt; self.size = size; self.counts = counts
+    }
+
+    public var state: JobState { GroupStatus.state(of: counts) }
+
+    /// The share of its jobs that ended.
+    public var progress: Double {
+        let ended = [JobState.completed, .failed, .cancelled].reduce(0) { $0 + (counts[$1.rawValue] ?? 0) }
+        return size == 0 ? 1 : Double(ended) / Double(size)
+    }
+}
+
 public struct SpoolPageData: Sendable {
     /// `system/status.json`; nil when there is none (no daemon ever ran, or it is unreadable).
     public var system: SystemStatus?
@@ -49,11 +72,14 @@ public struct SpoolPageData: Sendable {
     public var rejected: [Rejection]
     /// Manifests in the inbox not yet taken.
     public var backlog: Int?
+    /// The latest groups, newest first (at most `SpoolPage.groupsShown`).
+    public var groups: [GroupSummary]
     public var now: Double
 
     public init(system: SystemStatus?, counts: [JobState: Int], rejected: [Rejection] = [], backlog: Int? = nil,
-                now: Double = Timestamp.now()) {
-        self.system = system; self.counts = counts; self.rejected = rejected; self.backlog = backlog; self.now = now
+                groups: [GroupSummary] = [], now: Double = Timestamp.now()) {
+        self.system = system; self.counts = counts; self.rejected = rejected; self.backlog = backlog
+        self.groups = groups; self.now = now
     }
 
     /// Jobs in the list `filter` (nil: all).
@@ -69,6 +95,7 @@ public struct SpoolPageData: Sendable {
 public enum SpoolPage {
     public static let jobsPerPage = 1000
     public static let rejectedShown = 10
+    public static let groupsShown = 10
 
     /// The file name of page `page` (1-based) of the list filtered by `state` (nil: all jobs).
     public static func fileName(state: JobState?, page: Int) -> String {
@@ -148,6 +175,7 @@ public enum SpoolPage {
         PageKit.head(&w, title: title, active: first && data.isActive && isAlive(data))
         w.element("<h1>", title, "</h1>\n")
         if first { health(&w, data) }
+        if first && filter == nil { groups(&w, data.groups) }
         filters(&w, data, filter: filter, counts: first)
         pager(&w, filter: filter, page: page, pages: pages)
         table(&w, jobs, now: data.now)
@@ -272,6 +300,36 @@ public enum SpoolPage {
             w.element("<td>", job.submittedAt, "</td><td>")
             if let t = PageKit.elapsed(job.startedAt, job.finishedAt, now: now) { w.text(PageKit.humanDuration(t)) }
             w.raw("</td></tr>\n")
+        }
+        w.raw("</table>\n")
+    }
+
+    /// The latest groups, one line each (their jobs are also in the list below, and on each
+    /// group's own page, failed ones first).
+    static func groups(_ w: inout HTMLWriter, _ groups: [GroupSummary]) {
+        guard !groups.isEmpty else { return }
+        w.raw("<h2>Latest groups</h2>\n<table id=\"groups\"><tr><th>group</th><th>state</th><th>progress</th><th>jobs</th><th>owner</th><th>submitted</th></tr>\n")
+        for g in groups.prefix(groupsShown) {
+            w.raw("<tr><td>")
+            w.link(PlainText.href(["outbox", g.id, "index.html"]), g.id)
+            w.raw("</td><td>")
+            PageKit.state(&w, g.state.rawValue)
+            w.raw("</td><td>")
+            PageKit.progress(&w, g.progress)
+            w.raw("</td><td>")
+            w.text(g.size)
+            w.raw(g.size == 1 ? " job" : " jobs")
+            var first = true
+            for state in JobState.allCases {
+                guard let n = g.counts[state.rawValue], n > 0 else { continue }
+                w.raw(first ? ": " : ", ")
+                first = false
+                w.text(n)
+                w.raw(" ")
+                w.text(state.rawValue)
+            }
+            w.element("</td><td>", g.owner, "</td>")
+            w.element("<td>", g.submittedAt, "</td></tr>\n")
         }
         w.raw("</table>\n")
     }

@@ -230,12 +230,15 @@ struct PagesKeeper: Sendable {
             guard let bytes = try? FileOps.readFile(folder.status, limit: 64 << 20) else { continue }
             // silent: its status is replaced by renames, so one that does not decode is not a group's.
             guard var status = try? JSON.decode(GroupStatus.self, from: bytes) else { continue }
-            guard let records = store.logged("pages group jobs", logger: logger, { try $0.children(of: id) }) else { return }
-            var counts: [String: Int] = [:]
-            for r in records { counts[r.state.rawValue, default: 0] += 1 }
+            // Counted in the store (GroupStatusService may not have written the latest yet); only
+            // the jobs the page lists are read.
+            guard let tally = store.logged("pages group counts", logger: logger, { try $0.groupTally(id) }) else { return }
             // The latest change of a job is the group's: when it ended, if it did.
-            status.update(counts: counts, at: records.map(\.updatedAt).max() ?? status.updatedAt)
-            let data = GroupPageData(status: status, jobs: records.map(summary), now: now)
+            status.update(counts: tally.counts, at: tally.latest ?? status.updatedAt)
+            guard let records = store.logged("pages group jobs", logger: logger, {
+                try $0.children(of: id, needingALookFirst: GroupPage.shown)
+            }) else { return }
+            let data = GroupPageData(status: status, jobs: records.map(summary), total: status.children.count, now: now)
             _ = write(folder.page, GroupPage.render(data), like: folder.status, remember: false)
         }
         groupsSince = next
@@ -315,7 +318,15 @@ struct PagesKeeper: Sendable {
         }
         let latest = rejected.values.map(\.rejection).sorted { $0.time > $1.time }
         return SpoolPageData(system: system, counts: counts, rejected: Array(latest.prefix(SpoolPage.rejectedShown)),
-                             backlog: backlog, now: now)
+                             backlog: backlog, groups: latestGroups(), now: now)
+    }
+
+    /// The latest groups with their jobs counted by state: two queries, no job row loaded.
+    func latestGroups() -> [GroupSummary] {
+        guard let records = store.logged("pages latest groups", logger: logger, { try $0.groups(limit: SpoolPage.groupsShown) }),
+              !records.isEmpty else { return [] }
+        let counts = store.logged("pages group counts", logger: logger) { try $0.groupCounts(records.map(\.id)) } ?? [:]
+        return records.map { GroupSummary(id: $0.id, owner: $0.owner, submittedAt: $0.submittedAt, size: $0.size, counts: counts[$0.id] ?? [:]) }
     }
 
     /// A row of the list: what the store holds, with a running job's progress and step.
