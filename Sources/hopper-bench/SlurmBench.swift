@@ -1,10 +1,13 @@
 // hopper-bench slurm — N trivial jobs through SLURM versus locally, on the real daemon.
 //
 //   swift run -c release hopper-bench slurm [--count 200] [--poll 1s] [--dir /tmp]
+//   swift run -c release hopper-bench slurm --group [--count 200] [--rounds 2]
 //
 // Needs a SLURM cluster (scripts/slurm-up). Each job is `steps: [{name: s, run: "true"}]`;
 // the figure is the time from dropping all N at once until every one is terminal. Then the
-// same number of plain `sbatch --wrap true`, for what SLURM itself takes.
+// same number of plain `sbatch --wrap true`, for what SLURM itself takes. With `--group`: one
+// group of N rows through SLURM with job arrays (`slurm.array_window: 1s`) and without
+// (`0s`), interleaved, counting the sbatch submissions each made.
 import ArgumentParser
 import Foundation
 import HopperCore
@@ -19,8 +22,18 @@ struct SlurmBench: ParsableCommand {
     @Option(help: "Jobs dropped at once.") var count = 200
     @Option(help: "slurm.poll_interval for the SLURM run.") var poll = "1s"
     @Option(help: "Where the temporary spools go.") var dir = "/tmp"
+    @Flag(help: "A group of --count rows, with job arrays and without (A/B).") var group = false
+    @Option(help: "A/B rounds with --group.") var rounds = 2
 
     func run() throws {
+        if group {
+            print("hopper \(HopperVersion.current) slurm benchmark: a group of \(count) jobs `run: true`, arrays on and off, \(rounds) rounds")
+            for round in 0..<rounds {
+                let order = round % 2 == 0 ? ["1s", "0s"] : ["0s", "1s"]
+                for window in order { try measureGroup(window: window) }
+            }
+            return
+        }
         print("hopper \(HopperVersion.current) slurm benchmark: \(count) jobs `run: true`, \(ProcessInfo.processInfo.activeProcessorCount) cores")
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let local = try measure(label: "local (max_running \(cores))", config: "max_running: \(cores)\n")
@@ -60,6 +73,34 @@ struct SlurmBench: ParsableCommand {
         print(String(format: "raw SLURM (sbatch --wrap true, squeue every 0.2 s): %d jobs submitted in %.2f s, all done after %.2f s: %.1f jobs/s",
                      count, submitted, elapsed, Double(count) / elapsed))
         return elapsed
+    }
+
+    /// A group of `count` trivial jobs on SLURM: seconds until the group ended, and how many
+    /// sbatch submissions its jobs made (distinct SLURM job ids; an array's tasks share one).
+    func measureGroup(window: String) throws {
+        let spool = try BenchSpool(in: dir, config: "executor: slurm\nmax_running: \(count * 2)\nmax_group_size: \(count)\nslurm: {poll_interval: \(poll), array_window: \(window)}\n")
+        defer { spool.stop(); spool.remove() }
+        let rows = (0..<count).map { "{s: S\($0)}" }.joined(separator: ", ")
+        let body = "foreach: {rows: [\(rows)]}\nsteps: [{name: s, run: \"true\"}]\n"
+        let prepared = spool.base + "/g.yaml"
+        try body.write(toFile: prepared, atomically: false, encoding: .utf8)
+        sync()
+        let t0 = now()
+        rename(prepared, spool.layout.inbox + "/g.yaml")
+        var state: JobState?
+        while state == nil || !state!.isTerminal {
+            usleep(20_000)
+            state = (try? FileOps.readFile(spool.layout.status("g"))).flatMap { try? JSON.decode(GroupStatus.self, from: $0) }?.state
+        }
+        let elapsed = now() - t0
+        var submissions: Set<String> = []
+        for i in 0..<count {
+            guard let bytes = try? FileOps.readFile(spool.layout.status("g.S\(i)")),
+                  let s = try? JSON.decode(JobStatus.self, from: bytes), let id = s.executor.id else { continue }
+            submissions.insert(String(id.split(separator: "_")[0]))
+        }
+        print(String(format: "group of %d on SLURM, array_window %@: %@ after %.2f s (%.1f jobs/s), %d sbatch submissions",
+                     count, window, state?.rawValue ?? "?", elapsed, Double(count) / elapsed, submissions.count))
     }
 
     /// Seconds until all jobs are terminal.
