@@ -81,20 +81,23 @@ extension JobRunner {
         return Task.isCancelled ? "request" : nil
     }
 
-    /// Writes the status as it is now to status.json (and the event line, off the concurrency
-    /// pool). Every write goes through the daemon's GroupCommit, in the order they are made; a
+    /// Appends the event line (off the concurrency pool), then writes the status as it is now
+    /// to status.json. Every write goes through the daemon's GroupCommit, in the order they are made; a
     /// durable one (a step's outcome, a terminal state) waits until it is on disk, many jobs'
     /// statuses in one disk commit. The event line is not fsynced (status.json is the record,
     /// events.jsonl the history).
     func save(event: JobEvent?, durable: Bool = false) async {
         // Overtakes any deferred write of an earlier status (saveSoon) before it is issued.
         statusWrites += 1
+        // The event first: whoever sees a state in status.json finds its event in events.jsonl
+        // (with the status first, a reader that waited for `completed` could read the history
+        // without it — seen in CI under load).
+        if let event { await BlockingIO.run { [layout, id] in JobRunner.event(layout, id, event) } }
         if durable {
             await writeDurably(status)
         } else {
             writeStatus(status)
         }
-        if let event { await BlockingIO.run { [layout, id] in JobRunner.event(layout, id, event) } }
     }
 
     /// A durable status write that does not give up: a write that fails (a full disk, ENOSPC or
