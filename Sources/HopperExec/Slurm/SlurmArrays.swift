@@ -222,12 +222,8 @@ extension SlurmExecutor {
             }
             // The commit point, per child: from here on a SLURM task may exist for its attempt.
             for i in tasks {
-                let m = members[i]
-                let mark = marks[i]!
-                try await AsUser.run(m.launch.user) {
-                    try FileOps.writeAtomically(m.files.intent, Array("\(mark)\n".utf8), durable: true)
-                    try FileOps.fsyncDirectory(JobWorkspace(path: m.launch.workspace).records)
-                }
+                let (m, mark) = (members[i], marks[i]!)
+                try await AsUser.run(m.launch.user) { try Self.writeIntent(m.launch, m.files, mark: mark) }
             }
         } catch {
             try? FileOps.removeTree(folder)   // silent: the outcome below says it; a leftover goes at the sweep
@@ -261,12 +257,7 @@ extension SlurmExecutor {
             }
         case .failure(let outcome):
             for i in tasks {
-                let m = members[i]
-                let text = outcome.message ?? "sbatch refused the job array"
-                _ = await AsUser.run(m.launch.user) {
-                    unlink(m.files.intent)
-                    try? FileOps.appendLine(m.launch.logPath, Array("==> hopper: \(text) <==\n".utf8))   // silent: the outcome says it
-                }
+                await Self.withdrawIntent(members[i].launch, members[i].files, saying: outcome.message ?? "sbatch refused the job array")
                 answers[i] = .failed(outcome)
             }
             try? FileOps.removeTree(folder)   // silent: a leftover goes at the sweep
@@ -276,16 +267,8 @@ extension SlurmExecutor {
 
     /// A child's own files for its task: argv, batch script, environment, log header.
     private func prepareArrayMember(_ m: ArrayMember) async throws {
-        let script = SlurmBatchScript.text(files: m.files, jobID: m.launch.jobID, step: m.launch.step, attempt: m.launch.attempt)
-        let header = "==> hopper: step \(m.launch.step) attempt \(m.launch.attempt) submitted to SLURM as a task of a job array \(Timestamp.rfc3339()) <==\n"
-        let (argv, files, launch) = (m.argv, m.files, m.launch)
-        try await AsUser.run(launch.user) {
-            try FileOps.makeDirectories(JobWorkspace(path: launch.workspace).records)
-            try FileOps.writeAtomically(files.argv, SlurmBatchScript.argvBytes(argv), durable: false)
-            try FileOps.writeAtomically(files.environment, SlurmBatchScript.environmentBytes(launch.environment), mode: 0o600, durable: false)
-            try FileOps.writeAtomically(files.script, Array(script.utf8), mode: 0o755, durable: false)
-            for stale in [files.started, files.exit] { unlink(stale) }
-            try FileOps.appendLine(launch.logPath, Array(header.utf8))
+        try await AsUser.run(m.launch.user) {
+            try Self.writeAttemptFiles(m.launch, m.files, argv: m.argv, environmentFile: true, how: " as a task of a job array")
         }
     }
 
@@ -296,7 +279,6 @@ extension SlurmExecutor {
         for m in members.dropFirst() {
             common = common.filter { m.launch.environment[$0.key] == $0.value }
         }
-        for key in ["SLURM_CONF"] { if let v = ProcessEnvironment.value(key) { common[key] = v } }
-        return common
+        return Self.withSlurmSettings(common)
     }
 }

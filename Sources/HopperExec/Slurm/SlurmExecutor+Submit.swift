@@ -15,26 +15,17 @@ extension SlurmExecutor {
     func submit(_ launch: StepLaunch, files: SlurmAttemptFiles, mark: String, request: SlurmRequest, command: StepCommand,
                 update: @Sendable (SlurmUpdate) async -> Void, log: Logger) async -> Submission {
         let argv = SlurmBatchScript.argv(command, files: files, supervisor: supervisor)
-        let script = SlurmBatchScript.text(files: files, jobID: launch.jobID, step: launch.step, attempt: launch.attempt)
-        let header = "==> hopper: step \(launch.step) attempt \(launch.attempt) submitted to SLURM \(Timestamp.rfc3339()) <==\n"
-        let (workspace, logPath) = (launch.workspace, launch.logPath)
+        let workspace = launch.workspace
         do {
             // With run_as: owner, the workspace and log are the owner's: written with their rights.
             try await AsUser.run(launch.user) {
-            try FileOps.makeDirectories(JobWorkspace(path: workspace).records)
-            try FileOps.writeAtomically(files.argv, SlurmBatchScript.argvBytes(argv), durable: false)
-            try FileOps.writeAtomically(files.script, Array(script.utf8), mode: 0o755, durable: false)
-            for stale in [files.started, files.exit, files.environment] { unlink(stale) }
-            try FileOps.appendLine(logPath, Array(header.utf8))
-            // The commit point: from here on a SLURM job may exist for this attempt.
-            try FileOps.writeAtomically(files.intent, Array("\(mark)\n".utf8), durable: true)
-            try FileOps.fsyncDirectory(JobWorkspace(path: workspace).records)
+                try Self.writeAttemptFiles(launch, files, argv: argv, environmentFile: false, how: "")
+                try Self.writeIntent(launch, files, mark: mark)
             }
         } catch {
             return .failure(StepOutcome(kind: .failedToStart, finishedAt: Timestamp.now(), message: "cannot prepare the SLURM batch script: \(error)"))
         }
-        var env = launch.environment
-        for key in ["SLURM_CONF"] { if let v = ProcessEnvironment.value(key) { env[key] = v } }
+        let env = Self.withSlurmSettings(launch.environment)
         let args: [String] = ["--parsable", "--job-name=\(request.jobName)", "--comment=\(mark)",
                               "--chdir=\(launch.workspace)", "--output=\(launch.logPath)", "--error=\(launch.logPath)",
                               "--open-mode=append", "--export=ALL", "--no-requeue"] + request.options + [files.script]
@@ -45,14 +36,49 @@ extension SlurmExecutor {
             await Self.writeDurably(files.id, id, as: launch.user)
             log.info("slurm.submitted", metadata: ["slurm.job_id": "\(id)", "step.attempt": "\(launch.attempt)"])
         case .failure(let outcome):
-            let text = outcome.message ?? "sbatch refused the step"
-            let intent = files.intent
-            _ = await AsUser.run(launch.user) {
-                unlink(intent)
-                try? FileOps.appendLine(logPath, Array("==> hopper: \(text) <==\n".utf8))   // silent: the outcome says it
-            }
+            await Self.withdrawIntent(launch, files, saying: outcome.message ?? "sbatch refused the step")
         }
         return result
+    }
+
+    /// An attempt's own files before its submission (alone, or as a task of an array): argv,
+    /// batch script, environment file (a task's; removed otherwise), stale records removed, the
+    /// log's header. Runs with the job's owner's rights (AsUser).
+    static func writeAttemptFiles(_ launch: StepLaunch, _ files: SlurmAttemptFiles, argv: [String],
+                                  environmentFile: Bool, how: String) throws {
+        let script = SlurmBatchScript.text(files: files, jobID: launch.jobID, step: launch.step, attempt: launch.attempt)
+        let header = "==> hopper: step \(launch.step) attempt \(launch.attempt) submitted to SLURM\(how) \(Timestamp.rfc3339()) <==\n"
+        try FileOps.makeDirectories(JobWorkspace(path: launch.workspace).records)
+        try FileOps.writeAtomically(files.argv, SlurmBatchScript.argvBytes(argv), durable: false)
+        if environmentFile {
+            try FileOps.writeAtomically(files.environment, SlurmBatchScript.environmentBytes(launch.environment), mode: 0o600, durable: false)
+        } else {
+            unlink(files.environment)
+        }
+        try FileOps.writeAtomically(files.script, Array(script.utf8), mode: 0o755, durable: false)
+        for stale in [files.started, files.exit] { unlink(stale) }
+        try FileOps.appendLine(launch.logPath, Array(header.utf8))
+    }
+
+    /// The commit point, fsynced: from here on a SLURM job may exist for this attempt, marked `mark`.
+    static func writeIntent(_ launch: StepLaunch, _ files: SlurmAttemptFiles, mark: String) throws {
+        try FileOps.writeAtomically(files.intent, Array("\(mark)\n".utf8), durable: true)
+        try FileOps.fsyncDirectory(JobWorkspace(path: launch.workspace).records)
+    }
+
+    /// sbatch refused: no job exists, so the intent goes, and the log says why.
+    static func withdrawIntent(_ launch: StepLaunch, _ files: SlurmAttemptFiles, saying text: String) async {
+        _ = await AsUser.run(launch.user) {
+            unlink(files.intent)
+            try? FileOps.appendLine(launch.logPath, Array("==> hopper: \(text) <==\n".utf8))   // silent: the outcome says it
+        }
+    }
+
+    /// sbatch's environment: `environment` and SLURM's own settings from the daemon's.
+    static func withSlurmSettings(_ environment: [String: String]) -> [String: String] {
+        var env = environment
+        for key in ["SLURM_CONF"] { if let v = ProcessEnvironment.value(key) { env[key] = v } }
+        return env
     }
 
     /// Runs sbatch until it answers: retried while slurmctld cannot be reached (1 s, 2 s, … 30 s;
