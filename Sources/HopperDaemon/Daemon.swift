@@ -61,10 +61,11 @@ public enum Daemon {
         // Two malloc arenas, not glibc's 8 per core: each thread that met contention kept an
         // arena of its own with its freed memory (9 arenas, 29 MiB of the daemon's 60 MiB
         // after 80,000 jobs; with 2, 12 MiB less — docs/benchmarks.md, Memory).
-        hopper_malloc_arenas(2)
+        // glibc's own variables in the environment win (an operator's tuning, an A/B run).
+        if getenv("MALLOC_ARENA_MAX") == nil { hopper_malloc_arenas(2) }
         // A fixed mmap threshold (glibc's dynamic one climbs to 32 MiB): big transient buffers
         // (pages, JSON of large groups, store batches) come and go whole, not mixed into the heap.
-        hopper_malloc_mmap_threshold(128 << 10)
+        if getenv("MALLOC_MMAP_THRESHOLD_") == nil { hopper_malloc_mmap_threshold(128 << 10) }
         let layout = options.layout
         let config = options.config
         do { try layout.create() } catch {

@@ -290,10 +290,6 @@ public final class JobStore: Sendable {
         }
     }
 
-    public func expiredOutboxIDs() throws -> Set<String> {
-        try read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job WHERE (expired & 2) != 0")) }
-    }
-
     /// How many jobs wait in each (priority, owner) bucket of `state` (the scheduler's start-up).
     public func buckets(in state: JobState) throws -> [(priority: Int, owner: String, count: Int)] {
         try read { db in
@@ -365,8 +361,29 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Every job's id (tests; the daemon reads the whole store only a page at a time).
     public func allIDs() throws -> Set<String> {
         try read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM job")) }
+    }
+
+    /// Ids of the jobs whose outbox entry retention did not remove and that `present` does not
+    /// hold, read 10,000 rows at a time: memory follows `present` (the outbox) and what is
+    /// missing, not the store, which keeps a row for every job ever run.
+    public func indexedIDs(notIn present: Set<String>) throws -> [String] {
+        var missing: [String] = []
+        var after: Int64 = 0
+        while true {
+            let rows = try read { db in
+                try Row.fetchAll(db, sql: "SELECT seq, id FROM job WHERE seq > ? AND (expired & 2) = 0 ORDER BY seq LIMIT 10000",
+                                 arguments: [after])
+            }
+            for row in rows {
+                let id: String = row["id"]
+                if !present.contains(id) { missing.append(id) }
+            }
+            guard rows.count == 10_000, let last = rows.last else { return missing }
+            after = last["seq"]
+        }
     }
 
     public func delete(ids: [String]) throws {

@@ -61,7 +61,7 @@ func fsyncFloor(_ dir: String, _ n: Int = 200) -> (p50: Double, p99: Double) {
 final class BenchSpool {
     let base: String
     let layout: SpoolLayout
-    let daemon: Process
+    private(set) var daemon = Process()
 
     init(in dir: String, config: String = "") throws {
         base = "\(dir)/hopper-bench-\(getpid())-\(Int(now() * 1000) % 1_000_000)"
@@ -77,6 +77,11 @@ final class BenchSpool {
             """.write(toFile: base + "/Workflows/bench.yaml", atomically: true, encoding: .utf8)
         try "spool: \(layout.root)\nworkflows: \(base)/Workflows\nlog_level: warning\n\(config)"
             .write(toFile: base + "/config.yaml", atomically: true, encoding: .utf8)
+        try start()
+    }
+
+    /// Starts the daemon on the spool and waits until its heartbeat says running.
+    func start() throws {
         daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: hopperBinary())
         daemon.arguments = ["daemon", "--config", base + "/config.yaml"]

@@ -6,7 +6,8 @@
 //    accepted and wait pending. Printed: the daemon's peak RSS (VmHWM) and RSS once every
 //    manifest is accepted.
 // 2. `--jobs` trivial jobs (`run: true`) dropped in rounds of 10,000 and run to their end.
-//    Printed: RSS after each round and at the end (memory that grew with jobs run would show).
+//    Printed: RSS after each round and at the end (memory that grew with jobs run would show);
+//    then the daemon is restarted on that spool: its peak RSS through recovery and start-up.
 import ArgumentParser
 import Foundation
 import HopperCore
@@ -88,13 +89,21 @@ struct MemoryBench: ParsableCommand {
                 let m = Self.memory(pid)
                 say(String(format: "after %d jobs (%.0f s): daemon RSS %.1f MiB, peak %.1f MiB", done, now() - t0, m.rss, m.peak))
             }
+            // A restart with every job in the store: recovery reads the store a page at a time.
+            spool.stop()
+            let t1 = now()
+            try spool.start()
+            let ready = now() - t1
+            let m = Self.memory(spool.daemon.processIdentifier)
+            say(String(format: "restart with %d jobs in the store: running after %.1f s; daemon RSS %.1f MiB, peak %.1f MiB",
+                         done, ready, m.rss, m.peak))
         }
     }
 
     /// With pages on: once the last further page of all jobs is written (at most every 30 s),
     /// the size of the first page and of the largest one.
     func pageSizes(_ spool: BenchSpool, jobs: Int) {
-        let pages = (jobs + SpoolPage.jobsPerPage - 1) / SpoolPage.jobsPerPage
+        let pages = min(SpoolPage.maxPages, (jobs + SpoolPage.jobsPerPage - 1) / SpoolPage.jobsPerPage)
         let last = spool.layout.page(SpoolPage.fileName(state: nil, page: pages))
         let t0 = now()
         while !FileOps.exists(last) && now() - t0 < 90 { usleep(500_000) }

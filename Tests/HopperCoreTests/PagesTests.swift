@@ -190,6 +190,30 @@ import Testing
         #expect(!none.contains("Latest groups"))
     }
 
+    @Test func aListStopsAtItsLastPageAndCountsTheOlderJobsItLeavesOut() throws {
+        let rows = (0..<SpoolPage.jobsPerPage).map { i in
+            JobSummary(id: "old-\(i)", state: .completed, progress: 1, currentStep: nil, owner: "ana", queue: "default",
+                       workflow: nil, submittedAt: "2026-01-02T03:04:05Z", startedAt: nil, finishedAt: nil)
+        }
+        let data = SpoolPageData(system: nil, counts: [.completed: 100_500, .failed: 99_000])
+        #expect(SpoolPage.pageCount(data, filter: nil) == SpoolPage.maxPages)
+        #expect(SpoolPage.pageCount(data, filter: .completed) == SpoolPage.maxPages)
+        #expect(SpoolPage.unlisted(data, filter: .completed) == 500 && SpoolPage.unlisted(data, filter: nil) == 99_500)
+        #expect(SpoolPage.unlisted(data, filter: .failed) == 0 && SpoolPage.pageCount(data, filter: .failed) == 99)
+        let last = html(SpoolPage.renderPage(data, filter: .completed, page: 100, jobs: rows))
+        #expect(last.contains("<p id=\"unlisted\">500 older jobs are not listed on these pages (they show the newest 100000)"))
+        #expect(last.contains("hopper ls") && !last.contains("index-completed-101.html") && !last.contains(">older<"))
+        #expect(last.contains("href=\"index-completed-99.html\">newer"))
+        let before = html(SpoolPage.renderPage(data, filter: .completed, page: 99, jobs: rows))
+        #expect(!before.contains("unlisted") && before.contains("href=\"index-completed-100.html\">older"))
+        #expect(!html(SpoolPage.renderPage(data, filter: .failed, page: 99, jobs: rows)).contains("unlisted"))
+        // One more old job: the last page says so (its key changes), the page before is kept.
+        let more = SpoolPageData(system: nil, counts: [.completed: 100_501, .failed: 99_000])
+        #expect(SpoolPage.key(more, filter: .completed, page: 100, jobs: rows) != SpoolPage.key(data, filter: .completed, page: 100, jobs: rows))
+        #expect(SpoolPage.key(more, filter: .completed, page: 99, jobs: rows) == SpoolPage.key(data, filter: .completed, page: 99, jobs: rows))
+        #expect(html(SpoolPage.renderPage(more, filter: .completed, page: 100, jobs: rows)).contains(">501 older jobs"))
+    }
+
     @Test func spoolPageListsNewestFirstWithFilterPagesAndStaysSmallWithManyJobs() throws {
         var jobs: [JobSummary] = []
         for i in 0..<100_000 {

@@ -4,7 +4,9 @@
 // Filters work without JavaScript: each is a page of its own (`index-failed.html`, …), and
 // older jobs are on further pages (`index-2.html`, `index-failed-2.html`, …) of
 // `jobsPerPage` rows, so that no page grows past a few hundred kilobytes however many jobs
-// the spool holds.
+// the spool holds. A list has at most `maxPages` pages (its newest 100,000 jobs): the last
+// one counts the older jobs it does not list, so that the pages' files and the work of keeping
+// them stay bounded when the store holds millions of jobs.
 
 /// One row of the job list: what `hopper ls` shows.
 public struct JobSummary: Sendable, Hashable {
@@ -94,6 +96,8 @@ public struct SpoolPageData: Sendable {
 
 public enum SpoolPage {
     public static let jobsPerPage = 1000
+    /// Pages of one list at most: its newest `maxPages * jobsPerPage` jobs.
+    public static let maxPages = 100
     public static let rejectedShown = 10
     public static let groupsShown = 10
 
@@ -110,13 +114,20 @@ public enum SpoolPage {
 
     /// Pages of the list `filter` (at least one, which may say "No jobs.").
     public static func pageCount(_ data: SpoolPageData, filter: JobState?) -> Int {
-        max(1, (data.count(filter) + jobsPerPage - 1) / jobsPerPage)
+        min(maxPages, max(1, (data.count(filter) + jobsPerPage - 1) / jobsPerPage))
     }
 
-    /// What a further page lists: the same key, the same page (its bytes need not be made again).
-    public static func key(pages: Int, jobs: some Sequence<JobSummary>) -> Int {
+    /// Jobs of the list `filter` older than its last page lists (0 unless it reached `maxPages`).
+    public static func unlisted(_ data: SpoolPageData, filter: JobState?) -> Int {
+        max(0, data.count(filter) - maxPages * jobsPerPage)
+    }
+
+    /// What a further page shows: the same key, the same page (its bytes need not be made again).
+    public static func key(_ data: SpoolPageData, filter: JobState?, page: Int, jobs: some Sequence<JobSummary>) -> Int {
         var hasher = Hasher()
+        let pages = pageCount(data, filter: filter)
         hasher.combine(pages)
+        if page == pages { hasher.combine(unlisted(data, filter: filter)) }
         for job in jobs { hasher.combine(job) }
         return hasher.finalize()
     }
@@ -154,7 +165,7 @@ public enum SpoolPage {
                 let name = fileName(state: filter, page: page)
                 var key: Int?
                 if page > 1 {
-                    key = self.key(pages: pages, jobs: slice)
+                    key = self.key(data, filter: filter, page: page, jobs: slice)
                     if previous[name] == key {
                         out.append(Rendered(name: name, bytes: nil, key: key))
                         continue
@@ -180,6 +191,7 @@ public enum SpoolPage {
         pager(&w, filter: filter, page: page, pages: pages)
         table(&w, jobs, now: data.now)
         pager(&w, filter: filter, page: page, pages: pages)
+        if page == pages { unlisted(&w, unlisted(data, filter: filter)) }
         if first && filter == nil { rejected(&w, data.rejected) }
         PageKit.foot(&w, generatedAt: first ? Timestamp.rfc3339(data.now) : nil)
         return w.bytes
@@ -265,6 +277,17 @@ public enum SpoolPage {
             w.link(href, text)
             w.raw(" ")
         }
+    }
+
+    /// On a list's last page: how many older jobs it does not list, and where they are.
+    static func unlisted(_ w: inout HTMLWriter, _ count: Int) {
+        guard count > 0 else { return }
+        w.raw("<p id=\"unlisted\">")
+        w.text(count)
+        w.raw(count == 1 ? " older job is" : " older jobs are")
+        w.raw(" not listed on these pages (they show the newest ")
+        w.text(maxPages * jobsPerPage)
+        w.raw("): <code>hopper ls</code> lists every job, and each keeps its own page, <code>outbox/&lt;id&gt;/index.html</code>.</p>\n")
     }
 
     static func pager(_ w: inout HTMLWriter, filter: JobState?, page: Int, pages: Int) {

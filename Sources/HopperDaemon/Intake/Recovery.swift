@@ -58,8 +58,10 @@ public enum Recovery {
             try FileOps.fsyncDirectory(layout.outbox)
         }
 
+        // What is in the outbox, and which of it the store knows: memory follows the outbox
+        // (bounded by retention), not the store, which keeps a row for every job ever run.
         var onDisk = Set(try FileOps.listDirectory(layout.outbox).filter { Names.isValid($0) && FileOps.isDirectory(layout.job($0)) })
-        var indexed = try store.allIDs()
+        var indexed = try store.existing(Array(onDisk))
         var groups = try store.allGroupIDs()
         for id in onDisk.subtracting(indexed).subtracting(groups).sorted() {
             if try recoverGroup(id, layout: layout, store: store, catalog: catalog, settings: settings, logger: logger) {
@@ -69,7 +71,7 @@ public enum Recovery {
         }
         if report.groupsRecovered > 0 {
             onDisk = Set(try FileOps.listDirectory(layout.outbox).filter { Names.isValid($0) && FileOps.isDirectory(layout.job($0)) })
-            indexed = try store.allIDs()
+            indexed = try store.existing(Array(onDisk))
         }
         onDisk.subtract(groups)
         var records: [JobRecord] = []
@@ -92,7 +94,7 @@ public enum Recovery {
         try store.insert(records)
         report.indexed = records.count
         // Rows of jobs whose outbox entry retention removed stay: they keep the id taken.
-        let gone = Array(indexed.subtracting(onDisk).subtracting(try store.expiredOutboxIDs()).subtracting(groups))
+        let gone = try store.indexedIDs(notIn: onDisk.union(groups))
         try store.delete(ids: gone)
         report.unindexed = gone.count
 

@@ -354,7 +354,7 @@ struct PagesKeeper: Sendable {
                 guard let rows else { return }
                 let jobs = rows.map(summary)
                 if page > 1 {
-                    let key = SpoolPage.key(pages: pages, jobs: jobs)
+                    let key = SpoolPage.key(data, filter: filter, page: page, jobs: jobs)
                     if spoolKeys[name] == key { continue }
                     if write(layout.page(name), SpoolPage.renderPage(data, filter: filter, page: page, jobs: jobs), like: nil) {
                         spoolKeys[name] = key
