@@ -212,6 +212,14 @@ import Testing
         #expect(SpoolPage.key(more, filter: .completed, page: 100, jobs: rows) != SpoolPage.key(data, filter: .completed, page: 100, jobs: rows))
         #expect(SpoolPage.key(more, filter: .completed, page: 99, jobs: rows) == SpoolPage.key(data, filter: .completed, page: 99, jobs: rows))
         #expect(html(SpoolPage.renderPage(more, filter: .completed, page: 100, jobs: rows)).contains(">501 older jobs"))
+        // What an earlier daemon's pages are recognised by (to remove those no list has any more).
+        for filter in SpoolPage.filters {
+            for page in [1, 2, 100, 250] { #expect(SpoolPage.isPageName(SpoolPage.fileName(state: filter, page: page))) }
+        }
+        for name in ["index.htm", "index-1.html", "index-02.html", "index-x.html", "index-failed-.html", "index--2.html",
+                     "index-failed-2-3.html", "indexes.html", "index.html.tmp", ".index.html.tmp"] {
+            #expect(!SpoolPage.isPageName(name), "\(name)")
+        }
     }
 
     @Test func spoolPageListsNewestFirstWithFilterPagesAndStaysSmallWithManyJobs() throws {

@@ -28,6 +28,10 @@ import Testing
                                    executor: ExecutorInfo(kind: .local))
             try FileOps.writeAtomically(folder.status, try JSON.pretty(status), durable: false)
         }
+        // Spool pages an earlier daemon left past the last page the lists now have.
+        for name in ["index-7.html", "index-completed-101.html"] {
+            try FileOps.writeAtomically(layout.page(name), Array("old".utf8), durable: false)
+        }
         let signals = PageSignals()
         var keeper = PagesKeeper(layout: layout, store: store, signals: signals, catalog: nil, ownersOnly: false,
                                  detailsPublic: true, logger: Logger(label: "test"))
@@ -51,5 +55,8 @@ import Testing
         }
         #expect(keeper.sweep == nil && keeper.dirty.isEmpty)
         #expect(ids.allSatisfy { FileOps.exists(layout.folder($0).page) })
+        // The first round of further pages (at once after start) removed the earlier daemon's.
+        #expect(FileOps.exists(layout.page("index.html")) && FileOps.exists(layout.page("index-completed.html")))
+        #expect(!FileOps.exists(layout.page("index-7.html")) && !FileOps.exists(layout.page("index-completed-101.html")))
     }
 }

@@ -109,6 +109,21 @@ public enum SpoolPage {
         return name + ".html"
     }
 
+    /// Whether `name` is one of the spool pages' names (`fileName` of some list and page).
+    public static func isPageName(_ name: String) -> Bool {
+        guard name.hasPrefix("index"), name.hasSuffix(".html") else { return false }
+        let middle = name.dropFirst(5).dropLast(5)
+        if middle.isEmpty { return true }
+        guard middle.first == "-" else { return false }
+        let parts = middle.dropFirst().split(separator: "-", omittingEmptySubsequences: false)
+        func isPage(_ s: Substring) -> Bool { (Int(s) ?? 0) >= 2 && String(Int(s) ?? 0) == s }
+        switch parts.count {
+        case 1: return JobState(rawValue: String(parts[0])) != nil || isPage(parts[0])
+        case 2: return JobState(rawValue: String(parts[0])) != nil && isPage(parts[1])
+        default: return false
+        }
+    }
+
     /// The lists: all jobs, then one per state.
     public static let filters: [JobState?] = [nil] + JobState.allCases.map { Optional($0) }
 

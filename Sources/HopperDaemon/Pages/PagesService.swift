@@ -125,6 +125,10 @@ struct PagesKeeper: Sendable {
          detailsPublic: Bool, logger: Logger) {
         self.layout = layout; self.store = store; self.signals = signals; self.catalog = catalog
         self.ownersOnly = ownersOnly; self.detailsPublic = detailsPublic; self.logger = logger
+        // The spool pages already there (an earlier daemon's): those no list has any more
+        // (fewer jobs, or pages past the last a list has) are removed at the first full round.
+        // silent: an unreadable root only means none are known; the pages are written anew.
+        spoolPages = Set(((try? FileOps.listDirectory(layout.root)) ?? []).filter(SpoolPage.isPageName))
     }
 
     mutating func tick(now: Double, final: Bool) {
