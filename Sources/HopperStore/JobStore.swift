@@ -281,6 +281,18 @@ public final class JobStore: Sendable {
         try write { db in
             try db.execute(sql: "UPDATE job SET expired = expired | ? WHERE id = ?", arguments: [what.rawValue, id])
         }
+        // The spool pages stop linking to an outbox entry that is gone.
+        if what == .outbox { changed([id]) }
+    }
+
+    /// Those of `ids` whose outbox entry retention removed (one query; a page's jobs).
+    public func outboxExpired(among ids: [String]) throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try read { db in
+            Set(try String.fetchAll(db, JobRecord.select(Column("id"))
+                .filter(ids.contains(Column("id")))
+                .filter(sql: "(expired & 2) != 0")))
+        }
     }
 
     /// Whether retention removed the job's outbox entry (its row stays to keep the id taken).

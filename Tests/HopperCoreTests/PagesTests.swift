@@ -212,6 +212,13 @@ import Testing
         #expect(SpoolPage.key(more, filter: .completed, page: 100, jobs: rows) != SpoolPage.key(data, filter: .completed, page: 100, jobs: rows))
         #expect(SpoolPage.key(more, filter: .completed, page: 99, jobs: rows) == SpoolPage.key(data, filter: .completed, page: 99, jobs: rows))
         #expect(html(SpoolPage.renderPage(more, filter: .completed, page: 100, jobs: rows)).contains(">501 older jobs"))
+        // A job whose outbox entry retention removed is listed without a link.
+        var gone = rows
+        gone[0].removed = true
+        let withGone = html(SpoolPage.renderPage(data, filter: .completed, page: 99, jobs: gone))
+        #expect(withGone.contains("<td>old-0 <small class=\"removed\">(removed by retention)</small></td>"))
+        #expect(!withGone.contains("outbox/old-0/index.html") && withGone.contains("href=\"outbox/old-1/index.html\""))
+        #expect(SpoolPage.key(data, filter: .completed, page: 99, jobs: gone) != SpoolPage.key(data, filter: .completed, page: 99, jobs: rows))
         // What an earlier daemon's pages are recognised by (to remove those no list has any more).
         for filter in SpoolPage.filters {
             for page in [1, 2, 100, 250] { #expect(SpoolPage.isPageName(SpoolPage.fileName(state: filter, page: page))) }

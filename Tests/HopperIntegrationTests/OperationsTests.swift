@@ -232,6 +232,10 @@ extension Integration {
             #expect(FileOps.exists(spool.layout.status("old")))   // the outbox stays longer
             #expect(eventually(timeout: 30) { !FileOps.exists(spool.layout.job("old")) })
             #expect(spool.outboxIDs().isEmpty)
+            // The spool page still lists it, without a link to the page that went with it.
+            let index = spool.layout.page("index.html")
+            #expect(eventually { ((try? String(contentsOfFile: index, encoding: .utf8)) ?? "").contains("old <small class=\"removed\">(removed by retention)</small>") })
+            #expect(!((try? String(contentsOfFile: index, encoding: .utf8)) ?? "").contains("outbox/old/index.html"))
             let gone = try spool.hopper("status", "old", "--spool", spool.root)
             #expect(gone.code != 0)
             #expect(gone.stderr.contains("job old ended completed and retention has removed its outbox entry since"))

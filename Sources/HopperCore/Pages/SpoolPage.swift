@@ -21,6 +21,8 @@ public struct JobSummary: Sendable, Hashable {
     public var submittedAt: String
     public var startedAt: String?
     public var finishedAt: String?
+    /// Retention removed its outbox entry: listed without a link to a page that is gone.
+    public var removed = false
 
     public init(_ s: JobStatus) {
         id = s.id; state = s.state; progress = s.progress; currentStep = s.currentStep; owner = s.owner
@@ -326,7 +328,12 @@ public enum SpoolPage {
         w.raw("<table id=\"jobs\"><tr><th>job</th><th>state</th><th>progress</th><th>step</th><th>owner</th><th>queue</th><th>workflow</th><th>submitted</th><th>time</th></tr>\n")
         for job in jobs {
             w.raw("<tr><td>")
-            w.link(PlainText.href(["outbox", job.id, "index.html"]), job.id)
+            if job.removed {
+                w.text(job.id)
+                w.raw(" <small class=\"removed\">(removed by retention)</small>")
+            } else {
+                w.link(PlainText.href(["outbox", job.id, "index.html"]), job.id)
+            }
             w.raw("</td><td>")
             PageKit.state(&w, job.state.rawValue)
             w.raw("</td><td>")
