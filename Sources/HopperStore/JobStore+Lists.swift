@@ -8,10 +8,10 @@ extension JobStore {
     static let listed = "id, state, queue, owner, uid, priority, workflow, description, submitted_at, updated_at, started_at, grp"
 
     /// Jobs newest first (in `state`, or all), `limit` of them after the first `offset`: a page
-    /// of the spool page's list.
-    public func page(state: JobState?, offset: Int, limit: Int) throws -> [JobRecord] {
+    /// of the spool page's list; each with whether retention removed its outbox entry.
+    public func page(state: JobState?, offset: Int, limit: Int) throws -> [(job: JobRecord, outboxRemoved: Bool)] {
         try read { db in
-            var sql = "SELECT \(Self.listed) FROM job"
+            var sql = "SELECT \(Self.listed), (expired & 2) != 0 AS removed FROM job"
             var args: [any DatabaseValueConvertible] = []
             if let state {
                 sql += " WHERE state = ?"
@@ -20,15 +20,20 @@ extension JobStore {
             sql += " ORDER BY submitted_at DESC, seq DESC LIMIT ? OFFSET ?"
             args.append(limit)
             args.append(offset)
-            return try JobRecord.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
+                (job: try JobRecord(row: row), outboxRemoved: row["removed"])
+            }
         }
     }
 
     /// Ids in the order they were stored, `limit` of them after `seq` (0: from the first), with
     /// the seq to continue from: a walk over every job that holds one batch at a time.
-    public func ids(after seq: Int64, limit: Int) throws -> (ids: [String], next: Int64) {
+    /// `outboxKept`: only jobs whose outbox entry retention did not remove.
+    public func ids(after seq: Int64, limit: Int, outboxKept: Bool = false) throws -> (ids: [String], next: Int64) {
         try read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT seq, id FROM job WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+            let kept = outboxKept ? " AND (expired & 2) = 0" : ""
+            let rows = try Row.fetchAll(db, sql: "SELECT seq, id FROM job WHERE seq > ?\(kept) ORDER BY seq LIMIT ?",
+                                        arguments: [seq, limit])
             var next = seq
             var ids: [String] = []
             for row in rows {

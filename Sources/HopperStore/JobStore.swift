@@ -285,16 +285,6 @@ public final class JobStore: Sendable {
         if what == .outbox { changed([id]) }
     }
 
-    /// Those of `ids` whose outbox entry retention removed (one query; a page's jobs).
-    public func outboxExpired(among ids: [String]) throws -> Set<String> {
-        guard !ids.isEmpty else { return [] }
-        return try read { db in
-            Set(try String.fetchAll(db, JobRecord.select(Column("id"))
-                .filter(ids.contains(Column("id")))
-                .filter(sql: "(expired & 2) != 0")))
-        }
-    }
-
     /// Whether retention removed the job's outbox entry (its row stays to keep the id taken).
     public func outboxExpired(id: String) throws -> Bool {
         try read { db in
@@ -385,16 +375,10 @@ public final class JobStore: Sendable {
         var missing: [String] = []
         var after: Int64 = 0
         while true {
-            let rows = try read { db in
-                try Row.fetchAll(db, sql: "SELECT seq, id FROM job WHERE seq > ? AND (expired & 2) = 0 ORDER BY seq LIMIT 10000",
-                                 arguments: [after])
-            }
-            for row in rows {
-                let id: String = row["id"]
-                if !present.contains(id) { missing.append(id) }
-            }
-            guard rows.count == 10_000, let last = rows.last else { return missing }
-            after = last["seq"]
+            let batch = try ids(after: after, limit: 10_000, outboxKept: true)
+            missing += batch.ids.filter { !present.contains($0) }
+            guard batch.ids.count == 10_000 else { return missing }
+            after = batch.next
         }
     }
 

@@ -356,12 +356,9 @@ struct PagesKeeper: Sendable {
                     try $0.page(state: filter, offset: offset, limit: SpoolPage.jobsPerPage)
                 }
                 guard let rows else { return }
-                let ended = rows.filter { $0.state.isTerminal }.map(\.id)
-                // A failed call is logged (store.failed); the jobs are then linked as before.
-                let removed = store.logged("pages removed", logger: logger) { try $0.outboxExpired(among: ended) } ?? []
                 let jobs = rows.map { row in
-                    var job = summary(row)
-                    job.removed = removed.contains(row.id)
+                    var job = summary(row.job)
+                    job.removed = row.outboxRemoved
                     return job
                 }
                 if page > 1 {
